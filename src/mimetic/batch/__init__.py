@@ -1,0 +1,1 @@
+"""Many inputs: folders and corpora of files, with progress and per-file errors."""

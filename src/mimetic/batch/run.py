@@ -1,0 +1,234 @@
+"""``mimetic analyze`` and ``mimetic video``: many inputs, progress bars, per-file errors, atomic outputs.
+
+Output layout under ``--out DIR``:
+
+- every image: ``DIR/<name>.json`` (one document); all images together: ``DIR/images.csv`` / ``.parquet``;
+- every video: ``DIR/<name>.jsonl`` (one document per frame), ``DIR/<name>.csv`` / ``.parquet``;
+- ``--overlay``: ``DIR/<name>.overlay.jpg`` for images, ``DIR/<name>.annotated.mp4`` for videos.
+
+``<name>`` is the file's stem, made unique when two inputs share one (``face``, ``face-2``, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mimetic.errors import InputError, MimeticError
+
+
+@dataclass
+class Summary:
+    ok: int = 0
+    failed: list[str] = field(default_factory=list)
+    faces: int = 0
+    frames: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def line(self) -> str:
+        n = self.ok + len(self.failed)
+        dt = time.perf_counter() - self.started
+        parts = [f"{n} input{'s' * (n != 1)}: {self.ok} ok, {len(self.failed)} failed",
+                 f"{self.faces} face{'s' * (self.faces != 1)}"]
+        if self.frames:
+            parts.append(f"{self.frames} video frames")
+        parts.append(f"{dt:.1f} s")
+        return "; ".join(parts)
+
+
+class _Names:
+    def __init__(self):
+        self._used: set[str] = set()
+
+    def __call__(self, path: Path) -> str:
+        base, name, k = path.stem or "input", path.stem or "input", 2
+        while name in self._used:
+            name, k = f"{base}-{k}", k + 1
+        self._used.add(name)
+        return name
+
+
+def _progress(quiet: bool):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("eta"), TimeRemainingColumn(), disable=quiet, transient=False,
+                    console=_console())
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _report_error(progress, msg: str) -> None:
+    progress.console.print(f"[red]error:[/red] {msg}", highlight=False, markup=True) if not progress.disable \
+        else print(f"error: {msg}", file=sys.stderr)
+
+
+def _write_image_outputs(result, rgb, name: str, out: Path | None, json_out: Path | None, single: bool,
+                         formats: list[str], overlay: bool, landmarks: bool) -> None:
+    from mimetic.export import write_json
+
+    if json_out is not None:
+        target = json_out if (single and json_out.suffix.lower() == ".json") else json_out / f"{name}.json"
+        write_json(result, target, landmarks=landmarks)
+    if out is not None:
+        if "json" in formats:
+            write_json(result, out / f"{name}.json", landmarks=landmarks)
+        if overlay:
+            _write_overlay(rgb, result, out / f"{name}.overlay.jpg")
+
+
+def _write_overlay(rgb, result, path: Path) -> None:
+    from PIL import Image
+
+    from mimetic.media.atomic import atomic_path
+    from mimetic.render.overlay import draw_faces
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(draw_faces(rgb, result.faces)).save(tmp, format="JPEG", quality=90)
+
+
+def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, formats: list[str], *,
+                       annotate: Path | None, fps, stride, start=0.0, end=None, mesh=False, progress=None,
+                       summary: Summary | None = None) -> int:
+    """Stream one video through the analyser into its outputs; returns the number of frames analysed."""
+    from contextlib import ExitStack
+
+    from mimetic.batch.sinks import TableSink
+    from mimetic.media.video import probe_video
+
+    info = probe_video(path)
+    total = info.frame_count or None
+    if total and (stride > 1):
+        total = total // stride
+    if total and fps:
+        total = int(min(total, (info.duration or total / info.fps) * fps) + 1)
+    task = progress.add_task(f"{path.name}", total=total) if progress is not None else None
+    frames = 0
+    with ExitStack() as stack:
+        sinks = []
+        if out is not None:
+            for fmt in ("csv", "parquet"):
+                if fmt in formats:
+                    sinks.append(stack.enter_context(TableSink(out / f"{name}.{fmt}", mesh=mesh, include_empty=True)))
+            if "json" in formats:
+                from mimetic.export import JsonLinesWriter
+
+                sinks.append(stack.enter_context(JsonLinesWriter(out / f"{name}.jsonl")))
+        writer = None
+        if annotate is not None:
+            from mimetic.media.video import VideoWriter
+            from mimetic.render.overlay import draw_faces
+
+            out_fps = fps if fps else info.fps / max(stride, 1)
+            writer = stack.enter_context(VideoWriter(annotate, out_fps))
+        # Frames are decoded here (not inside analyze_video) so the annotated copy can reuse the pixels.
+        from mimetic.media.video import iter_frames
+
+        session = stack.enter_context(analyzer.live(source=str(path)))
+        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end):
+            result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
+            for s in sinks:
+                (s.add if hasattr(s, "add") else s.write)(result)
+            if writer is not None:
+                writer.write(draw_faces(frame.image, result.faces))
+            frames += 1
+            if summary is not None:
+                summary.faces += len(result.faces)
+            if task is not None:
+                progress.advance(task)
+        if task is not None:
+            progress.update(task, total=frames, completed=frames)
+    return frames
+
+
+def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_out: Path | None, overlay: bool,
+              max_faces: int, min_face: int, fps, stride: int, mesh: bool, landmarks: bool, max_pixels: int,
+              quiet: bool) -> int:
+    from mimetic.analyzer import Analyzer
+    from mimetic.media.discover import expand_inputs, kind_of
+    from mimetic.media.images import read_image
+
+    files, errors = expand_inputs(paths)
+    summary = Summary()
+    names = _Names()
+    image_results = []
+    console = _console()
+    for e in errors:
+        summary.failed.append(str(e))
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+    if not files:
+        console.print(summary.line(), highlight=False)
+        return 1
+    single = len(files) == 1
+    try:
+        analyzer = Analyzer(max_faces=max_faces, min_face=min_face, max_pixels=max_pixels)
+    except (MimeticError, ValueError) as e:
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+        return 1
+    with analyzer, _progress(quiet) as progress:
+        task = progress.add_task("inputs", total=len(files))
+        for path in files:
+            name = names(path)
+            try:
+                if kind_of(path) == "video":
+                    n = analyze_video_file(analyzer, path, name, out, formats,
+                                           annotate=(out / f"{name}.annotated.mp4") if (overlay and out) else None,
+                                           fps=fps, stride=stride, mesh=mesh, progress=progress, summary=summary)
+                    summary.frames += n
+                    if not quiet:
+                        progress.console.print(f"{path}: {n} frames", highlight=False)
+                else:
+                    rgb = read_image(path, max_pixels=max_pixels)
+                    result = analyzer.analyze_array(rgb, source=str(path))
+                    _write_image_outputs(result, rgb, name, out, json_out, single, formats, overlay, landmarks)
+                    image_results.append(result)
+                    summary.faces += len(result.faces)
+                    if not quiet:
+                        progress.console.print(f"{path}: {len(result.faces)} face{'s' * (len(result.faces) != 1)}",
+                                               highlight=False)
+                summary.ok += 1
+            except InputError as e:
+                summary.failed.append(str(e))
+                _report_error(progress, str(e))
+            except MimeticError as e:
+                summary.failed.append(f"{path}: {e}")
+                _report_error(progress, f"{path}: {e}")
+            except Exception as e:  # never lose the rest of the batch to one bad file
+                summary.failed.append(f"{path}: {type(e).__name__}: {e}")
+                _report_error(progress, f"{path}: unexpected {type(e).__name__}: {e}")
+            progress.advance(task)
+    if out is not None and image_results:
+        from mimetic.table import frame_from_results, write_table
+
+        df = frame_from_results(image_results, mesh=mesh)
+        for fmt in ("csv", "parquet"):
+            if fmt in formats:
+                write_table(df, out / f"images.{fmt}")
+    console.print(summary.line(), highlight=False)
+    return 1 if summary.failed else 0
+
+
+def run_video_command(file: Path, *, out: Path | None, formats: list[str], annotate: Path | None, fps, stride: int,
+                      start: float, end, max_faces: int, mesh: bool, quiet: bool) -> int:
+    from mimetic.analyzer import Analyzer
+
+    console = _console()
+    summary = Summary()
+    try:
+        with Analyzer(max_faces=max_faces) as analyzer, _progress(quiet) as progress:
+            n = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
+                                   fps=fps, stride=stride, start=start, end=end, mesh=mesh, progress=progress,
+                                   summary=summary)
+        summary.ok, summary.frames = 1, n
+    except MimeticError as e:
+        summary.failed.append(str(e))
+        console.print(f"[red]error:[/red] {e}", highlight=False)
+    console.print(summary.line(), highlight=False)
+    return 1 if summary.failed else 0

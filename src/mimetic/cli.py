@@ -1,0 +1,142 @@
+"""The ``mimetic`` command. Heavy imports happen inside commands so ``mimetic --help`` starts fast.
+
+Exit status: 0 when every input worked, 1 when some failed (each is reported), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="mimetic",
+    help="Measure what a face does: landmarks, head pose, blendshapes (and AUs, muscles, expression) "
+    "from photos, folders and videos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FORMATS = ("json", "csv", "parquet")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from mimetic import __version__
+
+        typer.echo(f"mimetic {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    pass
+
+
+def _parse_formats(value: str) -> list[str]:
+    fmts = [f.strip().lower() for f in value.split(",") if f.strip()]
+    bad = [f for f in fmts if f not in FORMATS]
+    if bad or not fmts:
+        raise typer.BadParameter(f"unknown format {', '.join(bad) or value!r}; choose from {', '.join(FORMATS)}")
+    return fmts
+
+
+def _err(msg: str) -> None:
+    typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[str], typer.Argument(help="Image or video files, folders (searched recursively) or "
+                                                    "glob patterns such as 'photos/**/*.jpg'.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (created). Without it, only a "
+                                                "summary is printed.")] = None,
+    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated outputs: json, csv, parquet.")] = "json,csv",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write JSON here: a .json file for a single "
+                                                     "image, else a folder.")] = None,
+    overlay: Annotated[bool, typer.Option("--overlay", help="Also write images/videos with the mesh, boxes, "
+                                          "pose axes and labels drawn.")] = False,
+    max_faces: Annotated[int, typer.Option("--max-faces", min=1, help="Most faces per image or frame.")] = 20,
+    min_face: Annotated[int, typer.Option("--min-face", min=0, help="Smallest face to search for in photos, in "
+                                          "pixels (0: no tile search; faster).")] = 48,
+    fps: Annotated[Optional[float], typer.Option("--fps", min=0.001, help="Videos: analyse at most this many frames "
+                                                 "per second.")] = None,
+    stride: Annotated[int, typer.Option("--stride", min=1, help="Videos: analyse every Nth frame.")] = 1,
+    mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Tables: add all 478 mesh points as columns.")] = False,
+    landmarks: Annotated[bool, typer.Option("--landmarks/--no-landmarks", help="JSON: include landmark arrays.")] = True,
+    max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many "
+                                            "pixels (decompression-bomb guard).")] = 100_000_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-file lines.")] = False,
+) -> None:
+    """Analyse images and videos; write JSON per input, a table (one row per face per frame) and overlays."""
+    fmts = _parse_formats(formats)
+    from mimetic.batch.run import run_batch
+
+    code = run_batch(paths, out=out, formats=fmts, json_out=json_out, overlay=overlay, max_faces=max_faces,
+                     min_face=min_face, fps=fps, stride=stride, mesh=mesh, landmarks=landmarks,
+                     max_pixels=max_pixels, quiet=quiet)
+    raise typer.Exit(code)
+
+
+@app.command()
+def video(
+    file: Annotated[Path, typer.Argument(help="A video file (mp4, mov, mkv, webm, avi, ...).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder for the table and JSON lines.")] = None,
+    formats: Annotated[str, typer.Option("--format", "-f", help="Comma-separated: json (JSON lines), csv, parquet.")] = "csv",
+    annotate: Annotated[Optional[Path], typer.Option("--annotate", help="Write an annotated video here (.mp4).")] = None,
+    fps: Annotated[Optional[float], typer.Option("--fps", min=0.001, help="Analyse at most this many frames per second.")] = None,
+    stride: Annotated[int, typer.Option("--stride", min=1, help="Analyse every Nth frame.")] = 1,
+    start: Annotated[float, typer.Option("--start", min=0.0, help="Start time in seconds.")] = 0.0,
+    end: Annotated[Optional[float], typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
+    max_faces: Annotated[int, typer.Option("--max-faces", min=1, help="Most faces per frame.")] = 20,
+    mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Tables: add all 478 mesh points as columns.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Analyse one video as a stream: per-frame table, JSON lines and an annotated copy."""
+    fmts = _parse_formats(formats)
+    if end is not None and end <= start:
+        raise typer.BadParameter("--end must be after --start")
+    from mimetic.batch.run import run_video_command
+
+    raise typer.Exit(run_video_command(file, out=out, formats=fmts, annotate=annotate, fps=fps, stride=stride,
+                                       start=start, end=end, max_faces=max_faces, mesh=mesh, quiet=quiet))
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List every model file in use with its path, size and SHA-256."""
+    from mimetic.errors import MimeticError
+    from mimetic.face.model import model_files
+
+    try:
+        rows = model_files()
+    except MimeticError as e:
+        _err(str(e))
+        raise typer.Exit(1)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']}\n  role:   {r['role']}\n  path:   {r['path']}\n  size:   {r['size']:,} bytes\n"
+                   f"  sha256: {r['sha256']}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        _err("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reading images and videos (PyAV, streaming) and finding inputs on disk."""
