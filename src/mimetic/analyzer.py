@@ -53,11 +53,12 @@ class Analyzer:
     min_face: the smallest face, in pixels, that the still-image search looks for (default 48; ``None`` or 0 turns
         the tile search off, which is ~2.5x faster on single-face photos).
     model_path: a MediaPipe ``face_landmarker.task``; default: ``$MIMETIC_FACE_MODEL`` or the bundled copy.
-    min_detection: detector confidence threshold (0..1).
+    min_detection: detector confidence threshold (0..1; default 0.6: at 0.5 a blurred cartoon logo in
+        face_then_noface.mov passes as a face).
     """
 
     def __init__(self, *, max_faces: int = 20, min_face: int | None = 48, model_path: str | os.PathLike | None = None,
-                 min_detection: float = 0.5, max_pixels: int | None = None):
+                 min_detection: float = 0.6, max_pixels: int | None = None):
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, not {max_faces}")
         if min_face is not None and min_face < 0:
@@ -71,6 +72,8 @@ class Analyzer:
         self.max_pixels = max_pixels
         self._landmarker: Landmarker | None = None
         self._detector: Detector | None = None
+        #: the same person's neutral face; AU intensities and symmetry are then relative to it
+        self.baseline: Face | None = None
 
     # -- model loading -------------------------------------------------------------------------------------------
     def _image_models(self) -> tuple[Landmarker, Detector]:
@@ -95,8 +98,10 @@ class Analyzer:
 
     # -- stages after the landmarks ------------------------------------------------------------------------------
     def _enrich(self, face: Face, rgb: np.ndarray) -> Face:
-        """AUs, muscles, symmetry and expression are added here as those stages land."""
-        return face
+        """AUs, muscles, nerves, symmetry (and expression) for one face: see ``mimetic.stages``."""
+        from mimetic.stages import enrich_face
+
+        return enrich_face(face, rgb, baseline=self.baseline)
 
     # -- images --------------------------------------------------------------------------------------------------
     def analyze_image(self, source, *, name: str | None = None) -> FrameResult:

@@ -60,6 +60,7 @@ class Face:
     track_id: int | None = None
     aus: dict[str, dict[str, Any]] = field(default_factory=dict)
     muscles: dict[str, dict[str, float]] = field(default_factory=dict)
+    nerves: dict[str, dict[str, float]] = field(default_factory=dict)
     symmetry: dict[str, Any] = field(default_factory=dict)
     expression: Expression | None = None
 
@@ -79,6 +80,7 @@ class Face:
             "blendshapes": {k: round(float(v), 5) for k, v in self.blendshapes.items()},
             "aus": self.aus,
             "muscles": self.muscles,
+            "nerves": self.nerves,
             "symmetry": self.symmetry,
             "expression": self.expression.to_dict() if self.expression else None,
         }

@@ -6,7 +6,9 @@ Both are context managers and must be closed: MediaPipe prints an exception at i
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,19 @@ from mimetic.face.model import bundle_member, resolve_face_model
 # MediaPipe's C++ logging goes to stderr; keep the CLI's output clean unless the user asks for it.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+_OPEN: "weakref.WeakSet" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close tasks the caller forgot: MediaPipe's own finaliser raises during interpreter shutdown."""
+    for task in list(_OPEN):
+        try:
+            task.close()
+        except Exception:
+            pass
 
 
 @dataclass
@@ -62,6 +77,7 @@ class Landmarker:
             output_facial_transformation_matrixes=True,
         )
         self._task = vision.FaceLandmarker.create_from_options(options)
+        _OPEN.add(self)
         self._last_ts = -1
         self.presence = min_presence
 
@@ -113,6 +129,7 @@ class Detector:
             min_detection_confidence=min_score,
         )
         self._task = vision.FaceDetector.create_from_options(options)
+        _OPEN.add(self)
 
     def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         """Boxes (x, y, w, h, score) in pixels of ``rgb``."""
