@@ -62,7 +62,7 @@ def _progress(quiet: bool):
 def _console():
     from rich.console import Console
 
-    return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True)  # one line per error, however long the path
 
 
 def _report_error(progress, msg: str) -> None:

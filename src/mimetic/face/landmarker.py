@@ -7,8 +7,11 @@ Both are context managers and must be closed: MediaPipe prints an exception at i
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import sys
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 _OPEN: "weakref.WeakSet" = weakref.WeakSet()
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Hide what MediaPipe's C++ core prints straight to file descriptor 2 (graph set-up chatter, delegate
+    notices) while it starts, first runs and closes. ``MIMETIC_DEBUG=1`` shows it."""
+    if os.environ.get("MIMETIC_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 @atexit.register
@@ -76,20 +102,27 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._task = vision.FaceLandmarker.create_from_options(options)
+        with native_stderr_silenced():
+            self._task = vision.FaceLandmarker.create_from_options(options)
         _OPEN.add(self)
+        self._warm = 0
         self._last_ts = -1
         self.presence = min_presence
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[RawFace]:
         image = _mp_image(rgb)
-        if self.mode == "image":
-            result = self._task.detect(image)
-        else:
-            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
-            ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
-            self._last_ts = ts
-            result = self._task.detect_for_video(image, ts)
+        # The first runs print delegate notices from C++; later ones are quiet and need no fd juggling.
+        quiet = native_stderr_silenced() if self._warm < 3 else contextlib.nullcontext()
+        with quiet:
+            if self.mode == "image":
+                result = self._task.detect(image)
+            else:
+                ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
+                ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
+                self._last_ts = ts
+                result = self._task.detect_for_video(image, ts)
+        if result.face_landmarks:
+            self._warm += 1
         faces = []
         for i, lms in enumerate(result.face_landmarks):
             pts = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32)
@@ -101,7 +134,8 @@ class Landmarker:
 
     def close(self) -> None:
         if self._task is not None:
-            self._task.close()
+            with native_stderr_silenced():
+                self._task.close()
             self._task = None
 
     def __enter__(self) -> "Landmarker":
@@ -128,13 +162,19 @@ class Detector:
             base_options=BaseOptions(model_asset_buffer=bundle_member(bundle, "face_detector.tflite")),
             min_detection_confidence=min_score,
         )
-        self._task = vision.FaceDetector.create_from_options(options)
+        with native_stderr_silenced():
+            self._task = vision.FaceDetector.create_from_options(options)
+        self._calls = 0
         _OPEN.add(self)
 
     def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         """Boxes (x, y, w, h, score) in pixels of ``rgb``."""
         out = []
-        for d in self._task.detect(_mp_image(rgb)).detections:
+        quiet = native_stderr_silenced() if self._calls < 3 else contextlib.nullcontext()
+        with quiet:
+            detections = self._task.detect(_mp_image(rgb)).detections
+        self._calls += 1
+        for d in detections:
             b = d.bounding_box
             out.append((float(b.origin_x), float(b.origin_y), float(b.width), float(b.height),
                         float(d.categories[0].score)))
@@ -142,7 +182,8 @@ class Detector:
 
     def close(self) -> None:
         if self._task is not None:
-            self._task.close()
+            with native_stderr_silenced():
+                self._task.close()
             self._task = None
 
     def __enter__(self) -> "Detector":

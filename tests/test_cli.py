@@ -1,0 +1,151 @@
+"""The ``mimetic`` command end to end: outputs, exit codes, bad inputs, help."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from badinputs import make_bad_inputs
+from conftest import IMAGES, VIDEOS
+from mimetic.cli import app
+from mimetic.schema import validate
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_help_is_complete_for_every_command():
+    r = run("--help")
+    assert r.exit_code == 0
+    for cmd in ("analyze", "video", "models"):
+        assert cmd in r.output
+        sub = run(cmd, "--help")
+        assert sub.exit_code == 0, sub.output
+    assert "--max-faces" in run("analyze", "--help").output
+    assert "--annotate" in run("video", "--help").output
+
+
+def test_analyze_folder_writes_json_table_and_overlays(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("astronaut_nasa.jpg", "two_people.jpg"):
+        (src / name).write_bytes((IMAGES / name).read_bytes())
+    out = tmp_path / "out"
+    r = run("analyze", src, "--out", out, "--format", "json,csv,parquet", "--overlay", "-q")
+    assert r.exit_code == 0, r.output
+    docs = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(docs) == {"astronaut_nasa", "two_people"}
+    for d in docs.values():
+        validate(d)
+    assert len(docs["two_people"]["faces"]) == 2
+    table = pd.read_csv(out / "images.csv")
+    assert len(table) == 3 and {"AU12_r", "pose_Rx", "x_0", "confidence"} <= set(table.columns) | {"AU12_r"}
+    assert len(pd.read_parquet(out / "images.parquet")) == 3
+    assert (out / "astronaut_nasa.overlay.jpg").stat().st_size > 1000
+    assert not list(out.glob(".*partial*"))  # no temp files left
+
+
+def test_json_option_single_file(tmp_path):
+    target = tmp_path / "astro.json"
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", "--json", target, "-q")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(target.read_text())
+    validate(doc)
+    assert doc["schema_version"] and len(doc["faces"]) == 1 and len(doc["faces"][0]["landmarks"]) == 478
+
+
+def test_glob_input(tmp_path):
+    r = run("analyze", str(IMAGES / "*_portrait.jpg"), "--out", tmp_path, "--format", "csv", "-q")
+    assert r.exit_code == 0, r.output
+    assert len(pd.read_csv(tmp_path / "images.csv")) == 2  # obama and biden
+
+
+def test_every_bad_input_is_reported_and_the_batch_goes_on(tmp_path):
+    bad = make_bad_inputs(tmp_path / "bad")
+    good = IMAGES / "astronaut_nasa.jpg"
+    out = tmp_path / "out"
+    args = [p for p, _ in bad.values()] + [good]
+    r = run("analyze", *args, "--out", out, "--format", "json,csv", "-q")
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    for kind, (path, words) in bad.items():
+        hit = [ln for ln in lines if path.name in ln]
+        assert len(hit) == 1, (kind, lines)
+        assert words in hit[0].lower(), (kind, hit[0])
+    # the good file was still analysed, and nothing half-written exists for the bad ones
+    assert json.loads((out / "astronaut_nasa.json").read_text())["faces"]
+    assert len(pd.read_csv(out / "images.csv")) == 1
+    names = {p.name for p in out.iterdir()}
+    assert not any(n.startswith(".") for n in names), names
+    assert not any(n.startswith(("blank", "oddcodec", "truncated", "notes", "empty", "huge")) for n in names), names
+    assert f"{len(args)} inputs: 1 ok, {len(bad)} failed" in r.output
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("analyze").exit_code == 2
+    assert run("analyze", IMAGES / "astronaut_nasa.jpg", "--format", "xml").exit_code == 2
+    assert run("analyze", IMAGES / "astronaut_nasa.jpg", "--max-faces", "0").exit_code == 2
+    assert run("video", VIDEOS / "single_face.mp4", "--start", "2", "--end", "1").exit_code == 2
+    assert run("frobnicate").exit_code == 2
+
+
+def test_video_command_table_jsonl_and_annotation(tmp_path):
+    out = tmp_path / "out"
+    ann = tmp_path / "ann.mp4"
+    r = run("video", VIDEOS / "single_face.mp4", "--out", out, "--format", "csv,json", "--annotate", ann,
+            "--stride", "2", "-q")
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(out / "single_face.csv")
+    assert len(table) == 36 and table["track_id"].nunique() == 1
+    assert table["frame"].tolist() == list(range(0, 72, 2))
+    lines = (out / "single_face.jsonl").read_text().splitlines()
+    assert len(lines) == 36 and json.loads(lines[0])["frame"] == 0
+    from mimetic.media.video import probe_video
+
+    info = probe_video(ann)
+    assert info.frame_count == 36 and (info.width, info.height) == (640, 360)
+
+
+def test_video_with_no_frames_fails_cleanly(tmp_path):
+    bad = make_bad_inputs(tmp_path / "bad")
+    out = tmp_path / "out"
+    r = run("video", bad["no_frames"][0], "--out", out, "--annotate", tmp_path / "a.mp4", "-q")
+    assert r.exit_code == 1
+    assert "no frames" in r.output
+    assert not (tmp_path / "a.mp4").exists() and not any(out.glob("*")) if out.exists() else True
+
+
+def test_models_lists_the_bundle_with_hash():
+    r = run("models", "--json")
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.output)
+    bundle = rows[0]
+    assert bundle["name"] == "face_landmarker.task" and bundle["size"] > 1_000_000
+    assert len(bundle["sha256"]) == 64 and Path(bundle["path"]).is_file()
+
+
+def test_missing_model_gives_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIMETIC_FACE_MODEL", str(tmp_path / "nowhere.task"))
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", "-q")
+    assert r.exit_code == 1
+    assert "MIMETIC_FACE_MODEL" in r.output and "nowhere.task" in r.output
+
+
+def test_real_process_exit_codes_and_clean_output(tmp_path):
+    """A real subprocess: exit status and no MediaPipe noise on stdout."""
+    exe = Path(sys.executable).with_name("mimetic")
+    ok = subprocess.run([exe, "analyze", IMAGES / "astronaut_nasa.jpg", "-q"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "1 input: 1 ok, 0 failed" in ok.stderr
+    assert "Traceback" not in ok.stderr and "Exception ignored" not in ok.stderr
+    bad = subprocess.run([exe, "analyze", tmp_path / "nope.jpg", "-q"], capture_output=True, text=True)
+    assert bad.returncode == 1 and "nope.jpg" in bad.stderr
