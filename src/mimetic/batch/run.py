@@ -50,6 +50,22 @@ class _Names:
         return name
 
 
+def face_summary(face, number: int) -> str:
+    """A few readable lines about one face (printed for small batches)."""
+    x, y, w, h = face.box
+    p = face.pose
+    top = sorted(((v, k) for k, v in face.blendshapes.items() if k != "_neutral"), reverse=True)[:4]
+    lines = [f"  #{number}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  score {face.score:.2f}  "
+             f"yaw {p.yaw:+.0f}  pitch {p.pitch:+.0f}  roll {p.roll:+.0f}",
+             "      blendshapes: " + ", ".join(f"{k} {v:.2f}" for v, k in top)]
+    present = [k for k, v in face.aus.items() if v.get("present")]
+    if present:
+        lines.append("      AUs: " + ", ".join(f"{k} {face.aus[k]['intensity']:.1f}" for k in present))
+    if face.expression is not None:
+        lines.append(f"      expression: {face.expression.label} {face.expression.scores[face.expression.label]:.2f}")
+    return "\n".join(lines)
+
+
 def _progress(quiet: bool):
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
@@ -193,6 +209,9 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
                     if not quiet:
                         progress.console.print(f"{path}: {len(result.faces)} face{'s' * (len(result.faces) != 1)}",
                                                highlight=False)
+                        if len(files) <= 10:
+                            for k, face in enumerate(result.faces, 1):
+                                progress.console.print(face_summary(face, k), highlight=False)
                 summary.ok += 1
             except InputError as e:
                 summary.failed.append(str(e))
