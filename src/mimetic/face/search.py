@@ -91,7 +91,8 @@ def find_faces(rgb: np.ndarray, landmarker: Landmarker, detector: Detector, *, m
     h, w = rgb.shape[:2]
     faces: list[RawFace] = landmarker.detect(rgb)
     boxes = [_pixel_box(f, w, h) for f in faces]
-    cands = _candidates(rgb, detector, min_face, boxes)
+    # With the face limit already reached there is nothing left to search for.
+    cands = _candidates(rgb, detector, min_face if len(faces) < max_faces else None, boxes)
     # Faces from the whole-image pass take the score of the detection that matches them.
     for f, b in zip(faces, boxes):
         match = [c[4] for c in cands if overlap_of_smaller(b, c[:4]) > 0.5]
