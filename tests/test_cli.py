@@ -149,3 +149,53 @@ def test_real_process_exit_codes_and_clean_output(tmp_path):
     assert "Traceback" not in ok.stderr and "Exception ignored" not in ok.stderr
     bad = subprocess.run([exe, "analyze", tmp_path / "nope.jpg", "-q"], capture_output=True, text=True)
     assert bad.returncode == 1 and "nope.jpg" in bad.stderr
+
+
+def test_report_prints_aus_by_side_and_symmetry():
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", "--report", "-q")
+    assert r.exit_code == 0, r.output
+    assert "AU12  Lip corner puller" in r.output and "present" in r.output
+    assert "symmetry:" in r.output and "nerve branch" in r.output
+    assert "expression: happiness" in r.output
+
+
+def test_baseline_makes_intensities_relative(tmp_path):
+    target = tmp_path / "a.json"
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", "--baseline", IMAGES / "astronaut_nasa.jpg", "--json", target, "-q")
+    assert r.exit_code == 0, r.output
+    aus = json.loads(target.read_text())["faces"][0]["aus"]
+    assert aus["AU12"]["intensity"] < 1.0  # the smile is the baseline itself: no movement relative to it
+    bad = run("analyze", IMAGES / "astronaut_nasa.jpg", "--baseline", VIDEOS / "no_face.mp4", "-q")
+    assert bad.exit_code == 1 and "baseline" in bad.output
+
+
+def test_video_auto_baseline(tmp_path):
+    r = run("video", VIDEOS / "single_face.mp4", "--baseline", "auto", "--out", tmp_path, "--stride", "6", "-q")
+    assert r.exit_code == 0, r.output
+    assert "baseline: the calmest face" in r.output
+    table = pd.read_csv(tmp_path / "single_face.csv")
+    assert "AU12_r" in table.columns and len(table) == 12
+
+
+def test_muscles_command_writes_map_and_bars(tmp_path):
+    from PIL import Image
+
+    m, b = tmp_path / "map.png", tmp_path / "bars.png"
+    r = run("muscles", IMAGES / "two_people.jpg", "--face", "2", "--out", m, "--bars", b)
+    assert r.exit_code == 0, r.output
+    assert Image.open(m).size == Image.open(IMAGES / "two_people.jpg").size
+    assert Image.open(b).size[0] > 300
+    r = run("muscles", IMAGES / "astronaut_nasa.jpg", "--face", "3", "--out", m)
+    assert r.exit_code == 1 and "no face #3" in r.output
+
+
+def test_evaluate_aus_on_a_small_labelled_sample(tmp_path):
+    for name in ("astronaut_nasa.jpg", "biden_portrait.jpg"):
+        (tmp_path / name).write_bytes((IMAGES / name).read_bytes())
+    (tmp_path / "labels.csv").write_text("path,facs\nastronaut_nasa.jpg,6+12D+25\nbiden_portrait.jpg,0\nmissing.jpg,4\n")
+    report = tmp_path / "report.json"
+    r = run("evaluate-aus", tmp_path / "labels.csv", "--out", report)
+    assert r.exit_code == 1  # one image is missing: reported, the rest scored
+    assert "missing.jpg" in r.output
+    doc = json.loads(report.read_text())
+    assert doc["n_scored"] == 2 and doc["per_au"]["AU12"]["recall"] == 1.0

@@ -96,6 +96,39 @@ class Analyzer:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- neutral baseline ----------------------------------------------------------------------------------------
+    def set_baseline(self, source) -> Face:
+        """Use the same person's neutral face as the reference for AU intensities and symmetry.
+
+        ``source``: an image (path, bytes, array) whose largest face is taken, or a ``Face``. ``None`` clears it.
+        Raises ``InputError`` when the image has no face.
+        """
+        from mimetic.clinic.baseline import main_face
+        from mimetic.errors import InputError
+
+        if source is None or isinstance(source, Face):
+            self.baseline = source
+            return source
+        self.baseline = None  # measure the baseline image itself without a reference
+        result = self.analyze_image(source)
+        face = main_face(result.faces)
+        if face is None:
+            raise InputError(result.source, "no face found in the baseline image")
+        self.baseline = face
+        return face
+
+    def video_baseline(self, path: str | os.PathLike, *, seconds: float = 5.0, fps: float = 10.0) -> Face:
+        """Set the baseline to the calmest face in the first ``seconds`` of a video (sampled at ``fps``)."""
+        from mimetic.clinic.baseline import calmest_face
+        from mimetic.errors import InputError
+
+        self.baseline = None
+        face = calmest_face(self.analyze_video(path, fps=fps, end=seconds), seconds=seconds)
+        if face is None:
+            raise InputError(path, f"no face in the first {seconds:g} s to use as the neutral baseline")
+        self.baseline = face
+        return face
+
     # -- stages after the landmarks ------------------------------------------------------------------------------
     def _enrich(self, face: Face, rgb: np.ndarray) -> Face:
         """AUs, muscles, nerves, symmetry (and expression) for one face: see ``mimetic.stages``."""

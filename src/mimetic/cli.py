@@ -71,6 +71,10 @@ def analyze(
     landmarks: Annotated[bool, typer.Option("--landmarks/--no-landmarks", help="JSON: include landmark arrays.")] = True,
     max_pixels: Annotated[int, typer.Option("--max-pixels", min=1, help="Refuse images larger than this many "
                                             "pixels (decompression-bomb guard).")] = 100_000_000,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The same person's neutral face (an "
+                                                     "image): AU intensities and symmetry become relative to it.")] = None,
+    report: Annotated[bool, typer.Option("--report", help="Print a readable report per face: AUs with left/right "
+                                         "bars, nerve branches, symmetry.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-file lines.")] = False,
 ) -> None:
     """Analyse images and videos; write JSON per input, a table (one row per face per frame) and overlays."""
@@ -79,7 +83,7 @@ def analyze(
 
     code = run_batch(paths, out=out, formats=fmts, json_out=json_out, overlay=overlay, max_faces=max_faces,
                      min_face=min_face, fps=fps, stride=stride, mesh=mesh, landmarks=landmarks,
-                     max_pixels=max_pixels, quiet=quiet)
+                     max_pixels=max_pixels, quiet=quiet, baseline=baseline, report=report)
     raise typer.Exit(code)
 
 
@@ -95,6 +99,8 @@ def video(
     end: Annotated[Optional[float], typer.Option("--end", min=0.0, help="End time in seconds.")] = None,
     max_faces: Annotated[int, typer.Option("--max-faces", min=1, help="Most faces per frame.")] = 20,
     mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Tables: add all 478 mesh points as columns.")] = False,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Neutral reference: an image of the same "
+                                                    "person, or 'auto' for the calmest face in the first 5 s.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Analyse one video as a stream: per-frame table, JSON lines and an annotated copy."""
@@ -104,7 +110,37 @@ def video(
     from mimetic.batch.run import run_video_command
 
     raise typer.Exit(run_video_command(file, out=out, formats=fmts, annotate=annotate, fps=fps, stride=stride,
-                                       start=start, end=end, max_faces=max_faces, mesh=mesh, quiet=quiet))
+                                       start=start, end=end, max_faces=max_faces, mesh=mesh, quiet=quiet,
+                                       baseline=baseline))
+
+
+@app.command()
+def muscles(
+    image: Annotated[Path, typer.Argument(help="A photo with a face.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The picture to write (.png or .jpg).")] = Path("muscles.png"),
+    face: Annotated[int, typer.Option("--face", min=1, help="Which face, numbered as in `mimetic analyze` (1 = "
+                                      "most confident).")] = 1,
+    canonical: Annotated[bool, typer.Option("--canonical", help="Draw on a canonical front-view face instead of "
+                                            "the photo.")] = False,
+    bars: Annotated[Optional[Path], typer.Option("--bars", help="Also write the AU bar chart (left/right) here.")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", help="The same person's neutral face.")] = None,
+) -> None:
+    """Draw the muscle map: each mimetic muscle coloured by its activation, per side."""
+    from mimetic.batch.pictures import muscles_command
+
+    raise typer.Exit(muscles_command(image, out, face=face, canonical=canonical, bars=bars, baseline=baseline))
+
+
+@app.command("evaluate-aus")
+def evaluate_aus(
+    labels: Annotated[Path, typer.Argument(help="CSV with columns path,facs: image paths (relative to the CSV) and "
+                                           "FACS codes such as 1+2+5B+26 or L12A+R14.")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the full report as JSON.")] = None,
+) -> None:
+    """Score the AU estimator against FACS-coded images: per-AU precision, recall, F1, intensity correlation."""
+    from mimetic.batch.pictures import evaluate_aus_command
+
+    raise typer.Exit(evaluate_aus_command(labels, out))
 
 
 @app.command()

@@ -29,6 +29,8 @@ go through here). Column groups, in order:
 ``AUxx_r``                 AU intensity 0..5, then ``AUxx_r_left``, ``AUxx_r_right`` and ``AUxx_c`` (presence 0/1,
                            nullable ``Int8``), per AU, sorted by AU number
 ``muscle_<name>_left/right``  muscle activation 0..1
+``nerve_<branch>_left/right``  facial-nerve branch activity 0..1 (``Face.nerves``: temporal, zygomatic, buccal,
+                           marginal_mandibular, cervical)
 ``sym_<key>``              numeric entries of ``Face.symmetry`` (nested dicts flattened with ``_``)
 ``expression``             expression label, then ``expr_<class>`` for the 8 :data:`mimetic.types.EXPRESSIONS`
 =========================  =========================================================================================
@@ -104,8 +106,8 @@ def frame_from_results(
     gaps; by default such frames produce no rows.
 
     The fixed column groups are always present (so tables from different chunks of a video line up); AU,
-    muscle and symmetry columns are the union of the keys seen, AUs sorted by number, muscles and symmetry keys
-    in first-seen order, extra (non-MediaPipe) blendshape names after the 52 standard ones.
+    muscle, nerve and symmetry columns are the union of the keys seen, AUs sorted by number, muscles, nerves and
+    symmetry keys in first-seen order, extra (non-MediaPipe) blendshape names after the 52 standard ones.
     """
     import pandas as pd
 
@@ -115,6 +117,7 @@ def frame_from_results(
     n = 0
     au_names: dict[str, None] = {}
     muscle_names: dict[str, None] = {}
+    nerve_names: dict[str, None] = {}
     sym_names: dict[str, None] = {}
     extra_bs: dict[str, None] = {}
     std_bs = set(BLENDSHAPE_NAMES)
@@ -129,6 +132,7 @@ def frame_from_results(
             n += 1
             au_names.update(dict.fromkeys(f.aus))
             muscle_names.update(dict.fromkeys(f.muscles))
+            nerve_names.update(dict.fromkeys(f.nerves))
             for k in f.blendshapes:
                 if k not in std_bs:
                     extra_bs[k] = None
@@ -144,6 +148,8 @@ def frame_from_results(
     bs_index = {k: i for i, k in enumerate(bs_names)}
     au_index = {k: i for i, k in enumerate(aus)}
     mu_index = {k: i for i, k in enumerate(muscles)}
+    nerves = list(nerve_names)
+    ne_index = {k: i for i, k in enumerate(nerves)}
     ex_index = {k: i for i, k in enumerate(EXPRESSIONS)}
     syms = list(sym_names)
 
@@ -169,6 +175,7 @@ def frame_from_results(
     au_c = np.zeros((n, len(aus)), dtype=np.int8)
     au_c_na = np.ones((n, len(aus)), dtype=bool)
     mu = np.full((n, len(muscles), 2), nan)
+    ne = np.full((n, len(nerves), 2), nan)
     expr_label = np.full(n, None, dtype=object)
     expr = np.full((n, len(EXPRESSIONS)), nan)
 
@@ -218,6 +225,8 @@ def frame_from_results(
                     au_c_na[i, a] = False
             for k, d in f.muscles.items():
                 mu[i, mu_index[k]] = (_num(d.get("left")), _num(d.get("right")))
+            for k, d in f.nerves.items():
+                ne[i, ne_index[k]] = (_num(d.get("left")), _num(d.get("right")))
             if f.expression is not None:
                 expr_label[i] = f.expression.label
                 for k, v in f.expression.scores.items():
@@ -281,6 +290,9 @@ def frame_from_results(
     for m_, name in enumerate(muscles):
         au_cols[f"muscle_{name}_left"] = mu[:, m_, 0]
         au_cols[f"muscle_{name}_right"] = mu[:, m_, 1]
+    for b_, name in enumerate(nerves):
+        au_cols[f"nerve_{name}_left"] = ne[:, b_, 0]
+        au_cols[f"nerve_{name}_right"] = ne[:, b_, 1]
     if syms:
         sym = np.full((n, len(syms)), nan)
         sym_index = {k: c for c, k in enumerate(syms)}

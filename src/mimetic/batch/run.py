@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mimetic.errors import InputError, MimeticError
+from mimetic.summary import face_report, face_summary
 
 
 @dataclass
@@ -48,22 +49,6 @@ class _Names:
             name, k = f"{base}-{k}", k + 1
         self._used.add(name)
         return name
-
-
-def face_summary(face, number: int) -> str:
-    """A few readable lines about one face (printed for small batches)."""
-    x, y, w, h = face.box
-    p = face.pose
-    top = sorted(((v, k) for k, v in face.blendshapes.items() if k != "_neutral"), reverse=True)[:4]
-    lines = [f"  #{number}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  score {face.score:.2f}  "
-             f"yaw {p.yaw:+.0f}  pitch {p.pitch:+.0f}  roll {p.roll:+.0f}",
-             "      blendshapes: " + ", ".join(f"{k} {v:.2f}" for v, k in top)]
-    present = [k for k, v in face.aus.items() if v.get("present")]
-    if present:
-        lines.append("      AUs: " + ", ".join(f"{k} {face.aus[k]['intensity']:.1f}" for k in present))
-    if face.expression is not None:
-        lines.append(f"      expression: {face.expression.label} {face.expression.scores[face.expression.label]:.2f}")
-    return "\n".join(lines)
 
 
 def _progress(quiet: bool):
@@ -166,7 +151,7 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
 
 def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_out: Path | None, overlay: bool,
               max_faces: int, min_face: int, fps, stride: int, mesh: bool, landmarks: bool, max_pixels: int,
-              quiet: bool) -> int:
+              quiet: bool, baseline: Path | None = None, report: bool = False) -> int:
     from mimetic.analyzer import Analyzer
     from mimetic.media.discover import expand_inputs, kind_of
     from mimetic.media.images import read_image
@@ -185,8 +170,11 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
     single = len(files) == 1
     try:
         analyzer = Analyzer(max_faces=max_faces, min_face=min_face, max_pixels=max_pixels)
+        if baseline is not None:
+            analyzer.set_baseline(baseline)
     except (MimeticError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
+        console.print(f"[red]error:[/red] baseline: {e}" if baseline is not None else f"[red]error:[/red] {e}",
+                      highlight=False)
         return 1
     with analyzer, _progress(quiet) as progress:
         task = progress.add_task("inputs", total=len(files))
@@ -206,12 +194,13 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
                     _write_image_outputs(result, rgb, name, out, json_out, single, formats, overlay, landmarks)
                     image_results.append(result)
                     summary.faces += len(result.faces)
-                    if not quiet:
+                    if report or not quiet:
                         progress.console.print(f"{path}: {len(result.faces)} face{'s' * (len(result.faces) != 1)}",
                                                highlight=False)
-                        if len(files) <= 10:
+                        if report or len(files) <= 10:
                             for k, face in enumerate(result.faces, 1):
-                                progress.console.print(face_summary(face, k), highlight=False)
+                                text = face_report(face, k) if report else face_summary(face, k)
+                                progress.console.print(text, highlight=False)
                 summary.ok += 1
             except InputError as e:
                 summary.failed.append(str(e))
@@ -235,13 +224,19 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
 
 
 def run_video_command(file: Path, *, out: Path | None, formats: list[str], annotate: Path | None, fps, stride: int,
-                      start: float, end, max_faces: int, mesh: bool, quiet: bool) -> int:
+                      start: float, end, max_faces: int, mesh: bool, quiet: bool, baseline: str | None = None) -> int:
     from mimetic.analyzer import Analyzer
 
     console = _console()
     summary = Summary()
     try:
         with Analyzer(max_faces=max_faces) as analyzer, _progress(quiet) as progress:
+            if baseline == "auto":
+                face = analyzer.video_baseline(file)
+                progress.console.print(f"baseline: the calmest face in the first 5 s (box {face.box[2]:.0f} px wide)",
+                                       highlight=False)
+            elif baseline is not None:
+                analyzer.set_baseline(baseline)
             n = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
                                    fps=fps, stride=stride, start=start, end=end, mesh=mesh, progress=progress,
                                    summary=summary)
