@@ -76,7 +76,42 @@ def _mp_image(rgb: np.ndarray):
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 
 
-class Landmarker:
+class _Task:
+    """Lifecycle shared by the MediaPipe wrappers: creation and first runs without native chatter, close once."""
+
+    _task = None
+
+    def _create(self, factory, options) -> None:
+        with native_stderr_silenced():
+            self._task = factory.create_from_options(options)
+        self._calls = 0
+        _OPEN.add(self)
+
+    def _quiet(self):
+        """The first runs print delegate notices from C++; later ones are quiet and need no fd juggling."""
+        self._calls += 1
+        return native_stderr_silenced() if self._calls <= 3 else contextlib.nullcontext()
+
+    def close(self) -> None:
+        if self._task is not None:
+            with native_stderr_silenced():
+                self._task.close()
+            self._task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Landmarker(_Task):
     """MediaPipe FaceLandmarker with blendshapes and the transformation matrix switched on.
 
     ``mode="image"`` treats every call independently; ``mode="video"`` uses MediaPipe's VIDEO running mode, which
@@ -102,18 +137,13 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        with native_stderr_silenced():
-            self._task = vision.FaceLandmarker.create_from_options(options)
-        _OPEN.add(self)
-        self._warm = 0
+        self._create(vision.FaceLandmarker, options)
         self._last_ts = -1
         self.presence = min_presence
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[RawFace]:
         image = _mp_image(rgb)
-        # The first runs print delegate notices from C++; later ones are quiet and need no fd juggling.
-        quiet = native_stderr_silenced() if self._warm < 3 else contextlib.nullcontext()
-        with quiet:
+        with self._quiet():
             if self.mode == "image":
                 result = self._task.detect(image)
             else:
@@ -121,8 +151,6 @@ class Landmarker:
                 ts = max(ts, self._last_ts + 1)  # MediaPipe requires strictly increasing timestamps
                 self._last_ts = ts
                 result = self._task.detect_for_video(image, ts)
-        if result.face_landmarks:
-            self._warm += 1
         faces = []
         for i, lms in enumerate(result.face_landmarks):
             pts = np.array([(p.x, p.y, p.z) for p in lms], dtype=np.float32)
@@ -132,26 +160,8 @@ class Landmarker:
             faces.append(RawFace(pts, shapes, matrix, self.presence))
         return faces
 
-    def close(self) -> None:
-        if self._task is not None:
-            with native_stderr_silenced():
-                self._task.close()
-            self._task = None
 
-    def __enter__(self) -> "Landmarker":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class Detector:
+class Detector(_Task):
     """The bundle's BlazeFace short-range detector: boxes and scores only, about 1.5 ms a call on this CPU."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, *, min_score: float = 0.5):
@@ -162,38 +172,15 @@ class Detector:
             base_options=BaseOptions(model_asset_buffer=bundle_member(bundle, "face_detector.tflite")),
             min_detection_confidence=min_score,
         )
-        with native_stderr_silenced():
-            self._task = vision.FaceDetector.create_from_options(options)
-        self._calls = 0
-        _OPEN.add(self)
+        self._create(vision.FaceDetector, options)
 
     def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float, float]]:
         """Boxes (x, y, w, h, score) in pixels of ``rgb``."""
         out = []
-        quiet = native_stderr_silenced() if self._calls < 3 else contextlib.nullcontext()
-        with quiet:
+        with self._quiet():
             detections = self._task.detect(_mp_image(rgb)).detections
-        self._calls += 1
         for d in detections:
             b = d.bounding_box
             out.append((float(b.origin_x), float(b.origin_y), float(b.width), float(b.height),
                         float(d.categories[0].score)))
         return out
-
-    def close(self) -> None:
-        if self._task is not None:
-            with native_stderr_silenced():
-                self._task.close()
-            self._task = None
-
-    def __enter__(self) -> "Detector":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self):  # pragma: no cover
-        try:
-            self.close()
-        except Exception:
-            pass
