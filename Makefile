@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/mimetic analyze examples/astronaut_nasa.jpg --out examples/out --overlay --format json,csv
+	$(VENV)/bin/mimetic serve
 
 test: $(STAMP)
 	$(PY) -m pytest -q

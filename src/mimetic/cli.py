@@ -166,6 +166,36 @@ def models(
                    f"  sha256: {r['sha256']}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Where jobs, results and the database live "
+                                                     "(default: $MIMETIC_DATA_DIR or ~/.local/share/mimetic).")] = None,
+    database_url: Annotated[Optional[str], typer.Option("--database-url", help="SQLAlchemy URL (default: "
+                                                        "$MIMETIC_DATABASE_URL or SQLite in the data directory).")] = None,
+    image_workers: Annotated[Optional[int], typer.Option("--image-workers", min=1, help="Threads analysing photos, "
+                                                         "each with its own analyzer (default 2).")] = None,
+    job_workers: Annotated[Optional[int], typer.Option("--job-workers", min=1, help="Threads running video jobs "
+                                                       "(default 1).")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Start the web app: photo, video and live webcam pages and the JSON API (docs at /docs)."""
+    try:
+        from mimetic.web.serve import serve as run_server
+        from mimetic.web.settings import Settings
+    except ImportError as e:  # the web dependencies are missing
+        _err(f"the web app needs its dependencies ({e.name}); install mimetic with its default dependencies")
+        raise typer.Exit(1)
+    try:
+        settings = Settings.from_env(host=host, port=port, data_dir=data_dir, database_url=database_url,
+                                     image_workers=image_workers, job_workers=job_workers)
+    except ValueError as e:
+        _err(str(e))
+        raise typer.Exit(2)
+    run_server(settings, log_level=log_level.lower())
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,88 @@
+"""Errors as JSON: ``{"error": {"status": 413, "code": "too_large", "message": "..."}}`` with the right status.
+
+Routes raise :class:`ApiError`; :func:`input_error` turns the analysis core's ``InputError`` (bad image or video)
+into the matching status: 415 when the content is not an image/video at all, 413 when it is too large, 422 when
+it is damaged, empty or otherwise unusable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mimetic.errors import InputError
+
+#: status -> short machine-readable code
+CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "upload_timeout", 409: "conflict",
+    413: "too_large", 415: "unsupported_media_type", 422: "unprocessable", 500: "internal_error",
+    503: "busy", 504: "timeout",
+}
+
+# InputError causes (mimetic.media.images / mimetic.media.video) by the status they mean.
+_UNSUPPORTED = ("not an image file", "not a video", "no video stream", "cannot decode codec", "is an image")
+_TOO_LARGE = ("megapixel limit", "image too large", "longer than the")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or CODES.get(status, "error")
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def input_error(exc: InputError, *, label: str = "upload") -> ApiError:
+    """The ApiError for an input the analysis core refused; the message names no server path."""
+    cause = exc.cause
+    if any(k in cause for k in _UNSUPPORTED):
+        status = 415
+    elif any(k in cause for k in _TOO_LARGE):
+        status = 413
+    else:
+        status = 422
+    return ApiError(status, f"{label}: {cause}")
+
+
+def error_body(status: int, message: str, code: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"error": {"status": status, "code": code or CODES.get(status, "error"), "message": message, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    """JSON error handlers for ApiError, HTTP errors, validation errors and anything unexpected."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.status, exc.message, exc.code, **exc.extra), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "no such page or resource"
+        return JSONResponse(error_body(exc.status_code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "body", "path"))
+            problems.append(f"{where}: {e.get('msg', 'invalid')}" if where else e.get("msg", "invalid"))
+        message = "invalid parameters: " + "; ".join(problems)
+        return JSONResponse(error_body(422, message, details=problems), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover - safety net
+        import logging
+
+        logging.getLogger("mimetic.web").exception("unexpected error")
+        return JSONResponse(error_body(500, f"internal error ({type(exc).__name__})"), status_code=500)

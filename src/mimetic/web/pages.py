@@ -1,0 +1,84 @@
+"""The pages: Photo, Video and Live, rendered from Jinja2 templates in the visitor's language.
+
+Each page is plain HTML plus one small JavaScript module from ``/static/js``; the UI text the scripts need comes
+from the same catalogue, embedded in the page as JSON. Nothing is loaded from another site.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from mimetic.web import i18n
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+templates = Jinja2Templates(directory=str(TEMPLATES))
+router = APIRouter(include_in_schema=False)
+
+PAGES = ("photo", "video", "live")
+
+
+def _mb(n: int) -> float | int:
+    mb = round(n / 1024 / 1024, 1)
+    return int(mb) if mb == int(mb) else mb
+
+
+def _limits(settings) -> dict[str, Any]:
+    return {"max_image_mb": _mb(settings.max_image_bytes), "max_video_mb": _mb(settings.max_video_bytes),
+            "max_live_frame_bytes": settings.max_live_frame_bytes,
+            "image_ttl_min": round(settings.image_ttl / 60), "job_ttl_days": round(settings.job_ttl / 86400, 1)}
+
+
+def render(request: Request, page: str) -> HTMLResponse:
+    from mimetic import __version__
+    from mimetic.facs.catalogue import AU_BY_CODE
+    from mimetic.types import EXPRESSIONS
+
+    lang, set_cookie = i18n.choose(request)
+    t = i18n.Translator(lang)
+    settings = request.app.state.services.settings
+    limits = _limits(settings)
+    boot = {
+        "lang": lang,
+        "messages": t.messages,
+        "expressions": list(EXPRESSIONS),
+        "aus": {code: a.name for code, a in AU_BY_CODE.items()},
+        "limits": limits,
+        "api": "/api/v1",
+    }
+    context = {
+        "t": t, "lang": lang, "html_lang": i18n.HTML_LANG[lang], "languages": i18n.LANGUAGES, "page": page,
+        "version": __version__, "limits": limits,
+        "boot_json": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+    }
+    response = templates.TemplateResponse(request, f"{page}.html", context)
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    if set_cookie:
+        response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=False)
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> RedirectResponse:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/photo{query}", status_code=307)
+
+
+@router.get("/photo", response_class=HTMLResponse)
+def photo(request: Request) -> HTMLResponse:
+    return render(request, "photo")
+
+
+@router.get("/video", response_class=HTMLResponse)
+def video(request: Request) -> HTMLResponse:
+    return render(request, "video")
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live(request: Request) -> HTMLResponse:
+    return render(request, "live")

@@ -1,0 +1,65 @@
+"""Response shapes of the JSON API (for the OpenAPI document at ``/docs``; the routes build plain dicts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorDetail(BaseModel):
+    status: int = Field(description="the HTTP status, repeated")
+    code: str = Field(description="short machine-readable code: too_large, unsupported_media_type, unprocessable, "
+                                  "not_found, busy, timeout, upload_timeout, ...")
+    message: str = Field(description="what went wrong, in one line, for people")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ImageAnalysis(BaseModel):
+    id: str = Field(description="server-generated id of this analysis (a UUID)")
+    created_at: str
+    expires_at: str | None = Field(description="when the files below are deleted (null: never)")
+    source_name: str | None = Field(description="the uploaded file's name, for display only")
+    width: int
+    height: int
+    faces: int = Field(description="number of faces found")
+    kept: bool = Field(description="whether the uploaded photo itself was kept (keep=true)")
+    files: dict[str, str] = Field(description="file name -> URL")
+    overlay_url: str | None = Field(description="JPEG: the photo with every face numbered, mesh, box and pose axes")
+    muscle_map_urls: list[str | None] = Field(description="JPEG per face (in face order): the muscle map")
+    json_url: str | None
+    csv_url: str | None
+    timings_ms: dict[str, float]
+    result: dict[str, Any] | None = Field(None, description="the result document (the JSON contract, "
+                                                            "schema_version 1.0); see README")
+
+
+class Job(BaseModel):
+    id: str = Field(description="server-generated job id (a UUID)")
+    status: str = Field(description="queued | running | done | failed")
+    progress: float = Field(description="0..1")
+    frames: int = Field(description="frames analysed so far")
+    frames_total: int | None = Field(description="frames expected (the container's estimate), if known")
+    error: str | None = Field(description="why the job failed")
+    source_name: str | None
+    params: dict[str, Any]
+    keep_media: bool
+    created_at: str | None
+    updated_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    stats: dict[str, Any] | None = Field(description="statistics of the finished job: frames, faces, expression "
+                                                     "share, AU mean/max/present share, pose")
+    files: dict[str, str] = Field(description="result file name -> URL")
+    urls: dict[str, str] = Field(description="self, events (SSE), timeline, page")
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    jobs_queued: int
+    job_queue_size: int
+    live_sessions: int

@@ -1,0 +1,85 @@
+"""Helpers for the web app's tests (imported by conftest.py and the test modules): test data paths, settings in a
+temporary data directory, a uvicorn server in a thread, a y4m writer for Chromium's fake camera."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+IMAGES = DATA / "images"
+VIDEOS = DATA / "videos"
+
+
+def make_settings(data_dir: Path, **overrides):
+    from mimetic.web.settings import Settings
+
+    values = dict(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'mimetic.db'}", image_workers=1,
+                  job_workers=1, janitor_interval=3600)
+    values.update(overrides)
+    return Settings(**values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving the app in a background thread."""
+
+    def __init__(self, settings):
+        import uvicorn
+
+        from mimetic.web.app import create_app
+
+        self.settings = settings
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning",
+                                ws="websockets-sansio", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{settings.port}"
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+def write_y4m(src: Path, dst: Path, *, start: float, seconds: float, fps: int = 24) -> Path:
+    """A short clip of ``src`` as a YUV4MPEG2 file (what Chromium's fake camera plays), frames from ``start``."""
+    import av
+
+    with av.open(str(src)) as container, open(dst, "wb") as out:
+        stream = container.streams.video[0]
+        written = 0
+        header = False
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+            if t < start:
+                continue
+            if written >= int(seconds * fps):
+                break
+            yuv = frame.reformat(format="yuv420p")
+            if not header:
+                out.write(f"YUV4MPEG2 W{yuv.width} H{yuv.height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+                header = True
+            out.write(b"FRAME\n")
+            for plane, (w, h) in zip(yuv.planes, ((yuv.width, yuv.height), (yuv.width // 2, yuv.height // 2),
+                                                  (yuv.width // 2, yuv.height // 2))):
+                data = bytes(plane)
+                stride = plane.line_size
+                out.write(b"".join(data[r * stride:r * stride + w] for r in range(h)))
+            written += 1
+    return dst
