@@ -1,0 +1,131 @@
+"""The functions behind ``mimetic train`` and ``mimetic evaluate`` (plain functions; the CLI registers them).
+
+``train``: read the dataset, align and cache its crops (once), fit, export ``best.pt`` to ONNX and check it.
+``evaluate``: an ONNX model (or a ``.pt`` checkpoint) on the test sets of a dataset; metrics.json + PNGs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def _threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, int(n)))
+
+
+def load_training_data(data: str | os.PathLike, *, classes: str | None = None, fmt: str | None = None,
+                       labels: str = "ferplus", size: int = 64, cache_dir: str | os.PathLike | None = None,
+                       max_train: int | None = None, drop_unaligned: bool = False, valid_fraction: float = 0.1,
+                       seed: int = 0, progress: bool = True):
+    """A :class:`mimetic.train.loop.TrainData` from any supported dataset (crops cached by ``prepare``).
+
+    Without a ``valid`` split, ``valid_fraction`` of the training rows (seeded) become the validation set.
+    ``max_train`` keeps a random (seeded) subset of the training rows (smoke runs)."""
+    from mimetic.train.datasets import read_dataset
+    from mimetic.train.loop import TrainData
+    from mimetic.train.prepare import prepare
+
+    src = read_dataset(data, classes, fmt=fmt, labels=labels)
+    cache = prepare(src, cache_dir, size=size, splits=("train", "valid"), progress=progress)
+    rng = np.random.default_rng(seed)
+    train = np.flatnonzero(src.split == "train")
+    valid = np.flatnonzero(src.split == "valid")
+    if len(valid) == 0 and valid_fraction > 0:
+        perm = rng.permutation(train)
+        k = max(1, int(round(valid_fraction * len(train))))
+        valid, train = np.sort(perm[:k]), np.sort(perm[k:])
+    if max_train is not None and max_train < len(train):
+        train = np.sort(rng.choice(train, max_train, replace=False))
+    arrays = cache.load(src.rows[np.concatenate([train, valid])], keys=("crops", "found"))
+    crops, found = arrays["crops"], arrays["found"]
+    tx, vx = crops[:len(train)], crops[len(train):]
+    ty, vy = src.targets[train], src.targets[valid]
+    if drop_unaligned:
+        keep = found[:len(train)]
+        tx, ty = tx[keep], ty[keep]
+    side = max(np.asarray(src.load(int(src.rows[0]))).shape[:2]) if src.kind in ("ferplus", "fer2013csv") else None
+    detail = side if side is not None and side < size else None
+    return TrainData(classes=src.classes, train_x=tx, train_y=ty, valid_x=vx, valid_y=vy, source=str(data),
+                     detail=detail), src
+
+
+def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | None = None, epochs: int = 40,
+          batch_size: int = 64, lr: float = 0.05, threads: int = 1, resume: bool = False, seed: int = 0, *,
+          optimizer: str = "sgd", weight_decay: float = 5e-4, warmup_epochs: float = 1.0, balance: str = "sqrt",
+          targets: str = "soft", labels: str = "ferplus", fmt: str | None = None, size: int = 64,
+          cache_dir: str | os.PathLike | None = None, checkpoint_minutes: float = 10.0,
+          max_train: int | None = None, max_steps: int | None = None, drop_unaligned: bool = False,
+          export: bool = True, progress: bool = True, echo: Callable[[str], None] = print) -> dict:
+    """Train the expression CNN on ``data`` into ``out_dir`` (checkpoints, log.jsonl, expression.onnx).
+
+    ``classes``: ``8`` (default), ``7`` or a comma list such as ``neutral,happiness,sadness``. ``resume``:
+    continue from ``out_dir/last.pt`` with the same arguments. Returns a summary dict (also written to
+    ``out_dir/summary.json``)."""
+    from mimetic.media.atomic import atomic_write_text
+    from mimetic.train.loop import TrainConfig, fit
+
+    _threads(threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    td, src = load_training_data(data, classes=classes, fmt=fmt, labels=labels, size=size, cache_dir=cache_dir,
+                                 max_train=max_train, drop_unaligned=drop_unaligned, seed=seed, progress=progress)
+    echo(f"{data}: {len(td.train_x)} training and {len(td.valid_x)} validation crops, classes "
+         f"{', '.join(td.classes)}; {size}x{size}; {threads} thread(s)")
+    cfg = TrainConfig(out_dir=str(out), epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                      weight_decay=weight_decay, warmup_epochs=warmup_epochs, balance=balance, targets=targets,
+                      threads=threads, seed=seed, checkpoint_minutes=checkpoint_minutes, progress=progress,
+                      max_steps=max_steps)
+    result = fit(td, cfg, resume=resume, echo=echo)
+    summary = {"data": str(data), "out_dir": str(out), "classes": list(td.classes), "epochs_done": result["epoch"],
+               "global_step": result["global_step"], "best": result["best_metric"],
+               "last_checkpoint": str(result["last"]),
+               "best_checkpoint": str(result["best"]) if result["best"] else None}
+    if export and result["best"] is not None and not result["stopped_early"]:
+        from mimetic.train.export import export_checkpoint
+
+        onnx_path, diff = export_checkpoint(result["best"], out / "expression.onnx")
+        summary.update(onnx=str(onnx_path), onnx_bytes=onnx_path.stat().st_size, torch_vs_onnxruntime=diff)
+        echo(f"exported {onnx_path} ({onnx_path.stat().st_size / 1e6:.2f} MB); torch vs onnxruntime max |diff| "
+             f"{diff:.2e}")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
+def _predictor(model: str | os.PathLike, threads: int):
+    """``(predict, classes, size)`` for an ONNX file or a ``.pt`` checkpoint."""
+    path = Path(model)
+    if path.suffix == ".pt":
+        from mimetic.train.loop import model_from_checkpoint, predict_probs
+
+        _threads(threads)
+        net, state = model_from_checkpoint(path)
+        return (lambda crops: predict_probs(net, crops)), tuple(state["net"]["classes"]), int(state["net"]["size"])
+    from mimetic.expression.model import ExpressionModel
+
+    m = ExpressionModel(path, threads=threads)
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        return np.concatenate([m.predict(crops[i:i + 512]) for i in range(0, len(crops), 512)]) if len(crops) \
+            else np.zeros((0, len(m.classes)), np.float32)
+
+    return predict, m.classes, m.size
+
+
+def evaluate(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
+             split: str = "test", threads: int = 1, cache_dir: str | os.PathLike | None = None,
+             progress: bool = True, echo: Callable[[str], None] = print) -> dict:
+    """Evaluate ``model`` (expression.onnx, or best.pt/last.pt) on ``data``'s ``split``: FER+ test (8 classes,
+    majority label) and FER2013 PrivateTest (7 classes; all and confident) for the FER+ npz, the test split
+    otherwise. Prints accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png."""
+    from mimetic.train.evaluate import evaluate_source
+
+    predict, classes, size = _predictor(model, threads)
+    return evaluate_source(predict, classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
+                           progress=progress, log=echo)

@@ -1,0 +1,154 @@
+"""Evaluation: accuracy, macro-F1, per-class recall and a confusion-matrix PNG, on the standard test sets.
+
+- FER+ test: the majority label (argmax of the 10 vote columns); rows whose majority is unknown / NF are dropped;
+  classes the model does not have are dropped too.
+- FER2013 PrivateTest (the ``test`` split; 7 classes): the original FER2013 labels, on all images and on the
+  ``fer2013_confident`` subset. An 8-class model's output is mapped to 7 classes by dropping contempt and
+  renormalising.
+- Any other source (fer2013.csv, folder, CSV): its ``test`` split, with its own labels.
+
+Metrics are computed with numpy (no scikit-learn needed); plots use matplotlib's Agg backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
+    """Accuracy, macro-F1 and per-class recall/precision/F1 of hard labels (indices into ``classes``)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    k = len(classes)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(1)
+    predicted = cm.sum(0)
+    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
+    present = support > 0
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(tp.sum() / max(len(y_true), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
+        "recall": {c: float(r) for c, r in zip(classes, recall)},
+        "precision": {c: float(p) for c, p in zip(classes, precision)},
+        "f1": {c: float(f) for c, f in zip(classes, f1)},
+        "support": {c: int(s) for c, s in zip(classes, support)},
+        "confusion": cm.tolist(),
+    }
+
+
+def confusion_png(confusion: np.ndarray | list, classes: Sequence[str], path: str | os.PathLike,
+                  title: str = "") -> Path:
+    """Row-normalised confusion matrix (true rows, predicted columns) with counts, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(confusion, dtype=float)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(classes), 0.6 + 0.7 * len(classes)), dpi=110)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=40, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n{int(cm[i, j])}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.55 else "black")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def remap_probs(probs: np.ndarray, model_classes: Sequence[str], target_classes: Sequence[str]) -> np.ndarray:
+    """Model probabilities restricted to ``target_classes`` (each must be a model class) and renormalised:
+    e.g. 8 → 7 classes by dropping contempt."""
+    missing = [c for c in target_classes if c not in model_classes]
+    if missing:
+        raise ValueError(f"the model has no class {missing}; its classes: {list(model_classes)}")
+    p = probs[:, [list(model_classes).index(c) for c in target_classes]]
+    return p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+
+
+def _evaluate_set(name: str, probs: np.ndarray, labels: np.ndarray, classes: Sequence[str], out_dir: Path,
+                  log: Callable[[str], None]) -> dict:
+    m = metrics(labels, probs.argmax(1), classes)
+    m["name"] = name
+    png = confusion_png(m["confusion"], classes, out_dir / f"confusion_{name}.png",
+                        f"{name}: accuracy {100 * m['accuracy']:.2f} %, macro-F1 {100 * m['macro_f1']:.2f} % (n={m['n']})")
+    m["confusion_png"] = str(png)
+    log(format_metrics(m))
+    return m
+
+
+def format_metrics(m: dict) -> str:
+    recall = "  ".join(f"{c} {100 * r:.1f}" for c, r in m["recall"].items())
+    return (f"{m.get('name', '')}: n={m['n']}  accuracy {100 * m['accuracy']:.2f} %  macro-F1 "
+            f"{100 * m['macro_f1']:.2f} %\n  recall: {recall}")
+
+
+def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: Sequence[str], data: str | os.PathLike,
+                    out_dir: str | os.PathLike, *, size: int, cache_dir: str | os.PathLike | None = None,
+                    split: str = "test", progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Run ``predict`` ((N, size, size) uint8 crops → (N, C) probabilities over ``model_classes``) on the test
+    sets of ``data`` and write ``metrics.json`` and confusion PNGs to ``out_dir``. Returns the metrics."""
+    from mimetic.train.datasets import FER2013_CLASSES, detect_format, read_dataset
+    from mimetic.train.prepare import prepare
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fmt = detect_format(data)
+    results: dict[str, dict] = {}
+    model_classes = tuple(model_classes)
+    if fmt == "ferplus":
+        src = read_dataset(data, model_classes)
+        cache = prepare(src, cache_dir, size=size, splits=(split,), progress=progress)
+        sel = src.split == split
+        crops = cache.load(src.rows[sel])["crops"]
+        probs = predict(crops)
+        results["ferplus_" + split] = _evaluate_set(f"ferplus_{split}", probs, src.labels[sel], model_classes,
+                                                    out_dir, log)
+        fer7 = [c for c in FER2013_CLASSES if c in model_classes]
+        if len(fer7) >= 2 and "fer2013_label" in src.extra:
+            full = read_dataset(data, "7", labels="fer2013")
+            cache7 = prepare(full, cache_dir, size=size, splits=(split,), progress=False)
+            sel7 = (full.split == split) & np.isin(full.labels, [FER2013_CLASSES.index(c) for c in fer7])
+            names = np.array(FER2013_CLASSES)[full.labels[sel7]]
+            y = np.array([fer7.index(n) for n in names], dtype=np.int64)
+            p7 = remap_probs(predict(cache7.load(full.rows[sel7])["crops"]), model_classes, fer7)
+            tag = "fer2013_private" if split == "test" else f"fer2013_{split}"
+            results[tag] = _evaluate_set(tag, p7, y, fer7, out_dir, log)
+            conf = full.extra["fer2013_confident"][sel7].astype(bool) if "fer2013_confident" in full.extra else None
+            if conf is not None:
+                results[tag + "_confident"] = _evaluate_set(tag + "_confident", p7[conf], y[conf], fer7, out_dir, log)
+    else:
+        src = read_dataset(data, model_classes if fmt != "fer2013csv" else
+                           tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
+        sel = src.split == split
+        if not sel.any():
+            raise ValueError(f"{data}: no rows in the {split!r} split")
+        cache = prepare(src, cache_dir, size=size, splits=(split,), progress=progress)
+        probs = remap_probs(predict(cache.load(src.rows[sel])["crops"]), model_classes, src.classes)
+        tag = f"{Path(data).stem}_{split}"
+        results[tag] = _evaluate_set(tag, probs, src.labels[sel], src.classes, out_dir, log)
+    from mimetic.media.atomic import atomic_write_text
+
+    atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
+    return results

@@ -1,0 +1,88 @@
+"""ONNX export of a trained network, and the check that torch and onnxruntime agree.
+
+The ONNX graph takes ``crops``: (N, 1, S, S) float32 grey values 0..255 (dynamic N) and gives ``probs``: (N, C)
+softmax probabilities. Its metadata (``metadata_props``) carries what inference needs: ``classes`` (JSON list),
+``crop_size``, ``crop_detail`` (see ``align_crop``; empty: none), ``crop_recipe`` and ``mimetic_format``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mimetic.train.net import WithSoftmax
+
+OPSET = 17
+ONNX_FORMAT = 1
+
+
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, size: int, detail: int | None = None,
+                extra_metadata: dict[str, str] | None = None, opset: int = OPSET) -> Path:
+    """Write ``model`` (logits) with a softmax on top to ``path`` (atomically) and return the path."""
+    import onnx
+
+    from mimetic.media.atomic import atomic_path
+    from mimetic.train.prepare import RECIPE
+
+    path = Path(path)
+    wrapped = WithSoftmax(model).eval()
+    dummy = torch.zeros(2, 1, size, size)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(wrapped, (dummy,), str(tmp), opset_version=opset, dynamo=False,
+                          input_names=["crops"], output_names=["probs"],
+                          dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, do_constant_folding=True)
+        proto = onnx.load(str(tmp))
+        meta = {"classes": json.dumps(list(classes)), "crop_size": str(int(size)), "crop_recipe": str(RECIPE),
+                "crop_detail": "" if detail is None else str(int(detail)),
+                "mimetic_format": str(ONNX_FORMAT), **(extra_metadata or {})}
+        del proto.metadata_props[:]
+        for k, v in meta.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = k, str(v)
+        proto.producer_name = "mimetic"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+    return path
+
+
+def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: int, n: int = 16, seed: int = 0,
+                    atol: float = 1e-4) -> float:
+    """Largest absolute difference between torch and onnxruntime probabilities on ``n`` random crops (and a flat
+    one); raises ``AssertionError`` above ``atol``."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, size=(n, 1, size, size)).astype(np.float32)
+    x[0] = 128.0  # a flat crop: the in-network standardisation must stay finite
+    with torch.no_grad():
+        ref = WithSoftmax(model).eval()(torch.from_numpy(x)).numpy()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    got = sess.run(["probs"], {"crops": x})[0]
+    diff = float(np.abs(got - ref).max())
+    if not np.isfinite(diff) or diff > atol:
+        raise AssertionError(f"{path}: torch and onnxruntime differ by {diff:.3g} (> {atol:g})")
+    return diff
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, *, check: bool = True) -> tuple[Path, float | None]:
+    """Export ``best.pt`` / ``last.pt`` to ONNX; returns the path and the torch/onnxruntime difference."""
+    from mimetic.train.loop import model_from_checkpoint
+
+    model, state = model_from_checkpoint(checkpoint)
+    net = state["net"]
+    metrics = state.get("metrics") or (state.get("history") or [{}])[-1]
+    extra = {"trained_epochs": str(state.get("epoch")),
+             "valid_accuracy": f"{metrics.get('valid_acc', float('nan')):.4f}"}
+    out = export_onnx(model, path, classes=net["classes"], size=int(net["size"]), detail=net.get("detail"),
+                      extra_metadata=extra)
+    diff = check_agreement(model, out, size=int(net["size"])) if check else None
+    return out, diff

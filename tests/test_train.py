@@ -1,0 +1,354 @@
+"""Training tools on a tiny sample made here: readers, a short run, checkpoint + exact resume, ONNX export.
+
+Needs the ``train`` extra (torch); skipped without it. Never touches ../shared/datasets.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import IMAGES  # noqa: E402
+from mimetic.expression.crop import align_crop  # noqa: E402
+from mimetic.media.images import read_image  # noqa: E402
+from mimetic.train import datasets as ds  # noqa: E402
+from mimetic.types import EXPRESSIONS  # noqa: E402
+
+torch.set_num_threads(1)
+SIZE = 56  # crop side for the tests: smaller = faster (the code is size-agnostic); > 48 exercises `detail`
+
+
+# -- a tiny FER+-format npz from the fixture photos ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory, analyzer):
+    """48×48 FER-style crops of every fixture face, plus flips and noisy copies; votes give each face one class."""
+    rng = np.random.default_rng(0)
+    crops, faces_seen = [], 0
+    for path in sorted(IMAGES.glob("*.jpg")):
+        rgb = read_image(path)
+        for face in analyzer.analyze_array(rgb).faces:
+            base = align_crop(rgb, face.landmarks[:, :2], 48)
+            cls = faces_seen % 8
+            faces_seen += 1
+            for k in range(6):
+                img = (base[:, ::-1] if k % 2 else base).astype(np.float64)
+                if k in (2, 3):
+                    img = img + rng.normal(0, 4, img.shape)
+                elif k == 4:
+                    img = img + 20
+                elif k == 5:
+                    img = (img - img.mean()) * 0.8 + img.mean()
+                img = np.clip(img, 0, 255)
+                crops.append((np.ascontiguousarray(img, dtype=np.uint8), cls))
+    n = len(crops)
+    votes = np.zeros((n + 2, 10), np.uint8)
+    for i, (_, c) in enumerate(crops):
+        votes[i, c] = 7
+        votes[i, (c + 1) % 8] = 3
+    votes[n, 8] = 10      # majority unknown: dropped
+    votes[n + 1, 9] = 10  # majority not-a-face: dropped
+    images = np.stack([c for c, _ in crops] + [np.full((48, 48), 120, np.uint8)] * 2)
+    split = np.array(["train"] * (n + 2))
+    split[rng.choice(n, 8, replace=False)] = "valid"
+    split[np.arange(5, n, 11)] = "test"
+    fer_label = np.array([ds.FER2013_IDS.index(EXPRESSIONS[c]) if EXPRESSIONS[c] != "contempt" else 6
+                          for _, c in crops] + [6, 6], np.int8)
+    path = tmp_path_factory.mktemp("fer") / "tiny_ferplus.npz"
+    np.savez(path, images=images, votes=votes, split=split, name=np.array([f"fer{i:07d}.png" for i in range(n + 2)]),
+             fer2013_label=fer_label, fer2013_confident=np.arange(n + 2) % 3 != 0)
+    assert faces_seen >= 8
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+# -- readers ---------------------------------------------------------------------------------------------------
+def test_ferplus_reader_drops_unknown_and_nf(tiny_npz):
+    src = ds.read_ferplus(tiny_npz)
+    assert src.n_images == len(src) + 2 and src.classes == EXPRESSIONS
+    assert np.allclose(src.targets.sum(1), 1)
+    assert src.targets.max(1).min() == pytest.approx(0.7)
+    sub = ds.read_ferplus(tiny_npz, "neutral,happy,sad")
+    assert sub.classes == ("neutral", "happiness", "sadness")
+    assert set(sub.labels.tolist()) <= {0, 1, 2} and 0 < len(sub) < len(src)
+    assert np.allclose(sub.targets.sum(1), 1)
+    fer = ds.read_ferplus(tiny_npz, "7", labels="fer2013")
+    assert fer.targets.shape[1] == 7 and set(fer.targets.sum(1)) == {1.0}
+    with pytest.raises(ValueError, match="contempt"):
+        ds.read_ferplus(tiny_npz, "8", labels="fer2013")
+
+
+def test_resolve_classes():
+    assert ds.resolve_classes(None) == EXPRESSIONS
+    assert ds.resolve_classes("7") == ds.FER2013_CLASSES and len(ds.FER2013_CLASSES) == 7
+    assert ds.resolve_classes("Happy, angry") == ("happiness", "anger")
+    with pytest.raises(ValueError, match="unknown expression class 'grumpy'"):
+        ds.resolve_classes("neutral,grumpy")
+    with pytest.raises(ValueError, match="at least 2"):
+        ds.resolve_classes("neutral")
+
+
+def _fer_row(label, usage="Training", n=2304):
+    return f"{label},{' '.join(['7'] * n)},{usage}\n"
+
+
+def test_fer2013_csv_reader_and_errors(tmp_path):
+    good = tmp_path / "fer2013.csv"
+    good.write_text("emotion,pixels,Usage\n" + _fer_row(3) + _fer_row(6, "PublicTest") + _fer_row(0, "PrivateTest"))
+    src = ds.read_fer2013_csv(good)
+    assert len(src) == 3 and src.classes == ds.FER2013_CLASSES
+    assert [src.classes[i] for i in src.labels] == ["happiness", "neutral", "anger"]
+    assert src.split.tolist() == ["train", "valid", "test"]
+    assert src.load(0).shape == (48, 48) and src.load(0).dtype == np.uint8
+    assert ds.detect_format(good) == "fer2013csv"
+    assert len(ds.read_fer2013_csv(good, "neutral,happiness")) == 2
+
+    cases = {
+        "expected 2304 pixel values": _fer_row(3) + _fer_row(4, n=2000),
+        "emotion 9 is not one of 0..6": _fer_row(3) + _fer_row(9),
+        "emotion 'x' is not an integer": _fer_row(3) + _fer_row("x"),
+        "Usage 'Other'": _fer_row(3) + _fer_row(2, "Other"),
+        "expected 3 fields, got 2": _fer_row(3) + "3,1 2 3\n",
+    }
+    for message, body in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text("emotion,pixels,Usage\n" + body)
+        with pytest.raises(ds.DatasetError) as err:
+            ds.read_fer2013_csv(bad)
+        assert message in str(err.value) and f"{bad}: line 3:" in str(err.value), str(err.value)
+    hdr = tmp_path / "hdr.csv"
+    hdr.write_text("label,data\n1,2\n")
+    with pytest.raises(ds.DatasetError, match="line 1: header must name 'emotion' and 'pixels'"):
+        ds.read_fer2013_csv(hdr)
+
+
+def _write_images(folder, n, value=100):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"img{i}.png"), np.full((40, 40, 3), value + i, np.uint8))
+
+
+def test_folder_reader(tmp_path):
+    root = tmp_path / "flat"
+    _write_images(root / "happy", 3)
+    _write_images(root / "Sad", 2)
+    _write_images(root / "neutral", 1)
+    src = ds.read_folder(root)
+    assert len(src) == 6 and set(src.split) == {"train"}
+    assert src.counts() == {**{c: 0 for c in EXPRESSIONS}, "happiness": 3, "sadness": 2, "neutral": 1}
+    assert src.load(0).shape == (40, 40, 3)
+    sub = ds.read_folder(root, "happiness,neutral")
+    assert len(sub) == 4
+    split_root = tmp_path / "split"
+    _write_images(split_root / "train" / "angry", 2)
+    _write_images(split_root / "val" / "angry", 1)
+    _write_images(split_root / "test" / "fear", 1)
+    s2 = ds.read_folder(split_root)
+    assert sorted(s2.split.tolist()) == ["test", "train", "train", "valid"]
+    _write_images(root / "bored", 1)
+    with pytest.raises(ds.DatasetError, match="folder name 'bored' is not an expression class"):
+        ds.read_folder(root)
+
+
+def test_csv_reader_and_errors(tmp_path):
+    _write_images(tmp_path / "imgs", 3)
+    good = tmp_path / "labels.csv"
+    good.write_text("path,label,split\nimgs/img0.png,happy,train\nimgs/img1.png,anger,val\n"
+                    f"{tmp_path / 'imgs' / 'img2.png'},neutral,test\n")
+    src = ds.read_csv(good)
+    assert len(src) == 3 and src.split.tolist() == ["train", "valid", "test"]
+    assert [src.classes[i] for i in src.labels] == ["happiness", "anger", "neutral"]
+    assert ds.detect_format(good) == "csv"
+    cases = {
+        "label 'bored' is not an expression class": "imgs/img0.png,happy,train\nimgs/img1.png,bored,train\n",
+        "image 'imgs/missing.png' not found": "imgs/img0.png,happy,train\nimgs/missing.png,sad,train\n",
+        "expected 3 fields, got 2": "imgs/img0.png,happy,train\nimgs/img1.png,sad\n",
+        "split 'dev' is not train, valid or test": "imgs/img0.png,happy,train\nimgs/img1.png,sad,dev\n",
+        "empty path": "imgs/img0.png,happy,train\n,sad,train\n",
+    }
+    for message, body in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text("path,label,split\n" + body)
+        with pytest.raises(ds.DatasetError) as err:
+            ds.read_csv(bad)
+        assert message in str(err.value) and f"{bad}: line 3:" in str(err.value), str(err.value)
+    hdr = tmp_path / "hdr.csv"
+    hdr.write_text("file,emotion\na.png,happy\n")
+    with pytest.raises(ds.DatasetError, match="line 1: header must name 'path' and 'label'"):
+        ds.read_csv(hdr)
+
+
+# -- preparation cache -----------------------------------------------------------------------------------------
+def test_prepare_caches_and_resumes(tiny_npz, cache_dir):
+    from mimetic.train.prepare import CropCache
+
+    src = ds.read_ferplus(tiny_npz)
+    cache = CropCache(src, cache_dir, size=SIZE, chunk=16)
+    first = cache.ensure(progress=False, log=None)
+    assert first["images"] == src.n_images and first["parts"] == cache.n_parts
+    assert 2 <= first["not_found"] <= 2 + src.n_images // 10  # the two flat grey rows, maybe a few small faces
+    cache.part_path(1).unlink()  # as if interrupted: only the missing part is done again
+    again = cache.ensure(progress=False, log=None)
+    assert again["parts"] == 1 and again["images"] == 16
+    assert cache.ensure(progress=False, log=None)["images"] == 0
+    got = cache.load(np.array([5, 0, 17]), keys=("crops", "found", "landmarks"))
+    assert got["crops"].shape == (3, SIZE, SIZE) and got["landmarks"].shape == (3, 478, 3)
+    assert got["found"].all()
+    flat = cache.load(np.array([src.n_images - 1]))
+    assert not flat["found"][0]
+
+
+# -- training, checkpoints, resume, export ---------------------------------------------------------------------
+def _data(tiny_npz, cache_dir):
+    from mimetic.train.cli_impl import load_training_data
+
+    td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False)
+    return td
+
+
+def _cfg(out, **kw):
+    from mimetic.train.loop import TrainConfig
+
+    base = dict(out_dir=str(out), epochs=3, batch_size=16, lr=0.05, threads=1, seed=3, progress=False,
+                checkpoint_minutes=0, log_every=1, widths=(16, 32, 48, 64), blocks=(1, 1, 1, 1))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _train_loss(model, td):
+    from mimetic.train.loop import predict_probs
+
+    p = predict_probs(model, td.train_x)
+    return float(-(td.train_y * np.log(np.clip(p, 1e-7, 1))).sum(1).mean())
+
+
+def test_training_decreases_loss_and_writes_checkpoints(tiny_npz, cache_dir, tmp_path):
+    from mimetic.train.loop import fit, load_checkpoint, model_from_checkpoint
+    from mimetic.train.net import NetConfig, build
+
+    td = _data(tiny_npz, cache_dir)
+    assert td.detail == 48 and td.size == SIZE
+    from mimetic.train.loop import AugConfig
+
+    cfg = _cfg(tmp_path, epochs=12, lr=0.1, aug=AugConfig(erase=0, resample=0))
+    torch.manual_seed(cfg.seed)
+    untrained = build(NetConfig(td.classes, SIZE, cfg.widths, cfg.blocks))
+    before = _train_loss(untrained, td)
+    result = fit(td, cfg, echo=lambda s: None)
+    model, _ = model_from_checkpoint(result["last"])
+    after = _train_loss(model, td)
+    assert after < before - 0.2, (before, after)
+    assert (tmp_path / "last.pt").is_file() and (tmp_path / "best.pt").is_file()
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert last["epoch"] == 12 and len(last["history"]) == 12
+    assert {"model", "optimizer", "scheduler", "rng", "best", "order"} <= set(last)
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert rows[0]["event"] == "start" and sum(r["event"] == "epoch" for r in rows) == 12
+    losses = [r["train_loss"] for r in rows if r["event"] == "epoch"]
+    assert losses[-1] < losses[0]
+
+
+def test_resume_continues_exactly(tiny_npz, cache_dir, tmp_path):
+    """Stopping mid-epoch and resuming ends with the very same weights and RNG state as one straight run."""
+    from mimetic.train.loop import fit, load_checkpoint
+
+    td = _data(tiny_npz, cache_dir)
+    steps = len(td.train_x) // 16
+    straight = fit(td, _cfg(tmp_path / "a"), echo=lambda s: None)
+    first = fit(td, _cfg(tmp_path / "b", max_steps=steps + 2, checkpoint_minutes=1e-9), echo=lambda s: None)
+    assert first["stopped_early"] and first["epoch"] == 1
+    mid = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert mid["epoch"] == 1 and mid["step_in_epoch"] == 2 and mid["global_step"] == steps + 2
+    resumed = fit(td, _cfg(tmp_path / "b"), resume=True, echo=lambda s: None)
+    assert resumed["epoch"] == 3 and resumed["global_step"] == straight["global_step"]
+    a = load_checkpoint(tmp_path / "a" / "last.pt")
+    b = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert [h["epoch"] for h in b["history"]] == [1, 2, 3]
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    assert torch.equal(a["rng"]["loop"], b["rng"]["loop"]) and torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    assert a["history"][-1]["train_loss"] == pytest.approx(b["history"][-1]["train_loss"], abs=1e-9)
+    events = [json.loads(x)["event"] for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert "resume" in events
+    with pytest.raises(FileNotFoundError):
+        fit(td, _cfg(tmp_path / "c"), resume=True, echo=lambda s: None)
+
+
+def test_export_onnx_agrees_with_torch(tiny_npz, cache_dir, tmp_path, analyzer):
+    from mimetic.expression.model import ExpressionModel, available
+    from mimetic.train.export import check_agreement, export_checkpoint
+    from mimetic.train.loop import fit, model_from_checkpoint
+
+    td = _data(tiny_npz, cache_dir)
+    result = fit(td, _cfg(tmp_path, epochs=1), echo=lambda s: None)
+    onnx_path, diff = export_checkpoint(result["best"], tmp_path / "expression.onnx")
+    assert diff <= 1e-4
+    model, _ = model_from_checkpoint(result["best"])
+    assert check_agreement(model, onnx_path, size=SIZE, n=32, seed=7) <= 1e-4
+    assert available(onnx_path) and not available(tmp_path / "nothing.onnx")
+    m = ExpressionModel(onnx_path)
+    assert m.classes == EXPRESSIONS and m.size == SIZE and m.detail == 48
+    probs = m.predict(td.valid_x)
+    assert probs.shape == (len(td.valid_x), 8) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    ref = torch.softmax(model(torch.from_numpy(td.valid_x).float()[:, None]), 1).detach().numpy()
+    assert np.abs(probs - ref).max() <= 1e-4
+    rgb = read_image(IMAGES / "astronaut_nasa.jpg")
+    face = analyzer.analyze_array(rgb).faces[0]
+    scores = m.classify_face(rgb, face)
+    assert list(scores) == list(EXPRESSIONS) and sum(scores.values()) == pytest.approx(1, abs=1e-5)
+    flip = ExpressionModel(onnx_path, flip=True)
+    p = flip.predict(td.valid_x[:3])
+    assert np.allclose(p, flip.predict(td.valid_x[:3, :, ::-1]), atol=1e-6)
+
+
+def test_cli_train_and_evaluate(tiny_npz, cache_dir, tmp_path):
+    from mimetic.train.cli_impl import evaluate, train
+
+    out = tmp_path / "run"
+    summary = train(tiny_npz, out, epochs=1, batch_size=16, threads=1, seed=1, size=SIZE, cache_dir=cache_dir,
+                    progress=False, echo=lambda s: None)
+    assert summary["torch_vs_onnxruntime"] <= 1e-4 and (out / "expression.onnx").is_file()
+    assert json.loads((out / "summary.json").read_text())["epochs_done"] == 1
+    lines: list[str] = []
+    res = evaluate(out / "expression.onnx", tiny_npz, tmp_path / "eval", cache_dir=cache_dir, progress=False,
+                   echo=lines.append)
+    assert set(res) == {"ferplus_test", "fer2013_private", "fer2013_private_confident"}
+    assert res["ferplus_test"]["n"] == int((ds.read_ferplus(tiny_npz).split == "test").sum())
+    assert len(res["fer2013_private"]["recall"]) == 7
+    for r in res.values():
+        assert 0 <= r["accuracy"] <= 1 and (tmp_path / "eval" / f"confusion_{r['name']}.png").is_file()
+    assert (tmp_path / "eval" / "metrics.json").is_file() and any("macro-F1" in s for s in lines)
+    res_pt = evaluate(out / "best.pt", tiny_npz, tmp_path / "eval_pt", cache_dir=cache_dir, progress=False,
+                      echo=lambda s: None)
+    assert res_pt["ferplus_test"]["accuracy"] == pytest.approx(res["ferplus_test"]["accuracy"])
+
+
+def test_metrics_match_scikit_learn():
+    sk = pytest.importorskip("sklearn.metrics")
+    from mimetic.train.evaluate import metrics, remap_probs
+
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    m = metrics(y, p, list("abcde"))
+    assert m["accuracy"] == pytest.approx(sk.accuracy_score(y, p))
+    assert m["macro_f1"] == pytest.approx(sk.f1_score(y, p, average="macro"))
+    assert list(m["recall"].values()) == pytest.approx(list(sk.recall_score(y, p, average=None)))
+    probs = rng.dirichlet(np.ones(8), 10)
+    p7 = remap_probs(probs, EXPRESSIONS, ds.FER2013_CLASSES)
+    assert p7.shape == (10, 7) and np.allclose(p7.sum(1), 1)
+
+
+def test_expression_model_missing_file_is_a_clear_error(tmp_path):
+    from mimetic.errors import ModelNotFoundError
+    from mimetic.expression.model import ExpressionModel
+
+    with pytest.raises(ModelNotFoundError, match="no expression model file"):
+        ExpressionModel(tmp_path / "absent.onnx")
