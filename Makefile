@@ -1,25 +1,34 @@
 # Two commands on a fresh machine: `make run` and `make test`.
+# `make test` also installs the `train` extra (torch, CPU build) so the training tests run; the app and all
+# inference never import torch, so `make run` installs without it.
 PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+HASH   := $(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .PHONY: run test install bench clean
 
-$(STAMP): pyproject.toml constraints.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 
-install: $(STAMP)
+$(VENV)/.run-$(HASH): $(PY) pyproject.toml constraints.txt
+	$(PIP) -e .
+	rm -f $(VENV)/.run-* && touch $@
 
-run: $(STAMP)
+$(VENV)/.test-$(HASH): $(PY) pyproject.toml constraints.txt
+	$(PIP) -e '.[test,train]'
+	rm -f $(VENV)/.test-* $(VENV)/.run-* && touch $@ $(VENV)/.run-$(HASH)
+
+install: $(VENV)/.run-$(HASH)
+
+run: $(VENV)/.run-$(HASH)
 	$(VENV)/bin/mimetic serve
 
-test: $(STAMP)
+test: $(VENV)/.test-$(HASH)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(VENV)/.run-$(HASH)
 	$(PY) bench/run_all.py
 
 clean:
