@@ -41,9 +41,14 @@ class Pose:
 class Expression:
     label: str
     scores: dict[str, float]
+    #: the AU-prototype scores (``mimetic.expression.prototypes``) when ``scores`` come from the trained model
+    prototypes: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "scores": {k: round(float(v), 5) for k, v in self.scores.items()}}
+        d: dict[str, Any] = {"label": self.label, "scores": {k: round(float(v), 5) for k, v in self.scores.items()}}
+        if self.prototypes is not None:
+            d["prototypes"] = {k: round(float(v), 5) for k, v in self.prototypes.items()}
+        return d
 
 
 @dataclass(frozen=True, eq=False)

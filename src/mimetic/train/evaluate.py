@@ -152,3 +152,59 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
     return results
+
+
+# -- evaluation of any per-image predictor (the geometric model, the fusion) ----------------------------------
+def evaluation_sets(data: str | os.PathLike, model_classes: Sequence[str], *, split: str = "test") -> list[dict]:
+    """The test sets :func:`evaluate_source` reports, as plain rows: a list of ``{"name", "rows", "labels",
+    "classes"}`` where ``rows`` index ``data``'s full image list (what the crop cache holds) and ``labels`` index
+    ``classes`` (the set's class list; model outputs are mapped onto it with :func:`remap_probs`).
+
+    FER+ npz: ``ferplus_<split>`` (majority label, unknown/NF dropped), ``fer2013_private`` and
+    ``fer2013_private_confident`` (7 classes, original FER2013 labels); other formats: ``<stem>_<split>``."""
+    from mimetic.train.datasets import FER2013_CLASSES, detect_format, read_dataset
+
+    model_classes = tuple(model_classes)
+    fmt = detect_format(data)
+    sets: list[dict] = []
+    if fmt == "ferplus":
+        src = read_dataset(data, model_classes)
+        sel = src.split == split
+        sets.append({"name": f"ferplus_{split}", "rows": src.rows[sel], "labels": src.labels[sel],
+                     "classes": model_classes})
+        fer7 = [c for c in FER2013_CLASSES if c in model_classes]
+        if len(fer7) >= 2 and "fer2013_label" in src.extra:
+            full = read_dataset(data, "7", labels="fer2013")
+            sel7 = (full.split == split) & np.isin(full.labels, [FER2013_CLASSES.index(c) for c in fer7])
+            names = np.array(FER2013_CLASSES)[full.labels[sel7]]
+            y = np.array([fer7.index(n) for n in names], dtype=np.int64)
+            tag = "fer2013_private" if split == "test" else f"fer2013_{split}"
+            sets.append({"name": tag, "rows": full.rows[sel7], "labels": y, "classes": tuple(fer7)})
+            if "fer2013_confident" in full.extra:
+                conf = full.extra["fer2013_confident"][sel7].astype(bool)
+                sets.append({"name": tag + "_confident", "rows": full.rows[sel7][conf], "labels": y[conf],
+                             "classes": tuple(fer7)})
+    else:
+        src = read_dataset(data, model_classes if fmt != "fer2013csv" else
+                           tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
+        sel = src.split == split
+        if not sel.any():
+            raise ValueError(f"{data}: no rows in the {split!r} split")
+        sets.append({"name": f"{Path(data).stem}_{split}", "rows": src.rows[sel], "labels": src.labels[sel],
+                     "classes": tuple(src.classes)})
+    return sets
+
+
+def evaluate_rows(probs_for: Callable[[np.ndarray], np.ndarray], model_classes: Sequence[str], sets: list[dict],
+                  out_dir: str | os.PathLike, *, prefix: str = "", log: Callable[[str], None] = print) -> dict:
+    """Metrics and confusion PNGs of a predictor on :func:`evaluation_sets`: ``probs_for(rows)`` gives the
+    (len(rows), len(model_classes)) probabilities of the images ``rows``. Result names (and PNG names) are
+    ``<prefix><set name>``, e.g. ``confusion_fused_ferplus_test.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    for s in sets:
+        probs = remap_probs(np.asarray(probs_for(s["rows"])), tuple(model_classes), s["classes"])
+        m = _evaluate_set(prefix + s["name"], probs, s["labels"], s["classes"], out, log)
+        results[s["name"]] = m
+    return results

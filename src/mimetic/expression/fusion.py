@@ -1,0 +1,219 @@
+"""The shipped expression model: the CNN on the aligned crop, the geometric model, and their fusion.
+
+Fusion is a weighted sum of log-probabilities, then a softmax::
+
+    z_c = scale · ((1 − w) · log p_cnn,c + w · log p_geo,c) + bias_c        p_fused = softmax(z)
+
+``w`` = 0 (with ``scale`` 1 and no bias) gives the CNN alone, ``w`` = 1 the geometric model alone. ``w``,
+``scale`` and ``bias`` are fitted on the FER+ validation split only (``mimetic.train.fuse``) and stored in
+``models/expression_fusion.json`` together with the SHA-256 of the two model files they were fitted for; a model
+file that does not match its hash is not fused (the CNN alone is used, with a warning). The JSON's ``mode`` says
+what was shipped: ``"fused"``, or ``"cnn"`` when the fusion did not beat the CNN alone on validation.
+
+>>> from mimetic.expression.fusion import shipped_model
+>>> model = shipped_model()            # None when no expression.onnx is shipped; loaded once, then cached
+>>> if model is not None:
+...     scores = model.classify_face(rgb, face)   # {"neutral": …, "happiness": …, …}
+
+Cost per face (one onnxruntime thread, warm): the crop and the CNN (~2 ms), the geometric features (reusing the
+AUs and frontal points ``enrich_face`` already has) and the MLP (~0.1 ms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FUSION_FORMAT = 1
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+#: Where the shipped fusion parameters live.
+DEFAULT_PATH = MODELS_DIR / "expression_fusion.json"
+_EPS = 1e-12
+
+
+def fuse(p_cnn: np.ndarray, p_geo: np.ndarray, weight: float, scale: float = 1.0,
+         bias: np.ndarray | list[float] | None = None) -> np.ndarray:
+    """Fused probabilities (same shape as the inputs: (C,) or (N, C)); see the module docstring."""
+    pc = np.log(np.clip(np.asarray(p_cnn, dtype=np.float64), _EPS, None))
+    pg = np.log(np.clip(np.asarray(p_geo, dtype=np.float64), _EPS, None))
+    z = scale * ((1.0 - weight) * pc + weight * pg)
+    if bias is not None:
+        z = z + np.asarray(bias, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Fusion parameters, as stored in ``expression_fusion.json``."""
+
+    classes: tuple[str, ...]
+    weight: float  # w: weight of the geometric log-probabilities (0: CNN alone, 1: geometric alone)
+    scale: float = 1.0
+    bias: tuple[float, ...] | None = None
+    mode: str = "fused"  # "fused" | "cnn": what was shipped
+    cnn_sha256: str = ""
+    geometric_sha256: str = ""
+    cnn_file: str = "expression.onnx"
+    geometric_file: str = "expression_geometric.onnx"
+    info: dict[str, Any] = field(default_factory=dict)  # how it was fitted: data, validation metrics, decision
+
+    def apply(self, p_cnn: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
+        return fuse(p_cnn, p_geo, self.weight, self.scale, self.bias)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["classes"] = list(self.classes)
+        d["bias"] = None if self.bias is None else [float(b) for b in self.bias]
+        return {"format": FUSION_FORMAT, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Fusion":
+        d = dict(d)
+        fmt = d.pop("format", FUSION_FORMAT)
+        if fmt != FUSION_FORMAT:
+            raise ValueError(f"fusion format {fmt!r} is not supported (expected {FUSION_FORMAT})")
+        d["classes"] = tuple(d["classes"])
+        if d.get("bias") is not None:
+            d["bias"] = tuple(float(b) for b in d["bias"])
+        if d.get("mode", "fused") not in ("fused", "cnn"):
+            raise ValueError(f"fusion mode must be 'fused' or 'cnn', not {d['mode']!r}")
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from mimetic.media.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Fusion":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+class FusedExpression:
+    """The CNN, the geometric model and the fusion parameters, as shipped (onnxruntime, 1 thread each).
+
+    ``cnn_path`` defaults to :func:`mimetic.expression.model.default_path` (the shipped ``expression.onnx`` or
+    ``$MIMETIC_EXPRESSION_MODEL``); the geometric model and the fusion JSON are looked up in the shipped models
+    folder (or ``$MIMETIC_GEOMETRIC_MODEL`` / ``$MIMETIC_FUSION``). Without a usable fusion the CNN runs alone;
+    :attr:`mode` says which (``"fused"`` or ``"cnn"``) and :attr:`reason` why.
+    """
+
+    def __init__(self, cnn_path: str | os.PathLike | None = None, geometric_path: str | os.PathLike | None = None,
+                 fusion_path: str | os.PathLike | None = None, *, threads: int = 1, check_hashes: bool = True):
+        from mimetic.expression import geometric
+        from mimetic.expression.model import ExpressionModel
+
+        self.cnn = ExpressionModel(cnn_path, threads=threads)
+        self.classes: tuple[str, ...] = self.cnn.classes
+        self.geometric = None
+        self.fusion: Fusion | None = None
+        self.mode = "cnn"
+        self.reason = ""
+        fpath = Path(fusion_path or os.environ.get("MIMETIC_FUSION") or DEFAULT_PATH)
+        gpath = Path(geometric_path or geometric.default_path())
+        if not fpath.is_file():
+            self.reason = f"no fusion parameters ({fpath})"
+            return
+        try:
+            fusion = Fusion.load(fpath)
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            self.reason = f"{fpath}: unreadable fusion parameters ({e})"
+            warnings.warn(self.reason + "; using the CNN alone", stacklevel=2)
+            return
+        self.fusion = fusion
+        if fusion.mode != "fused":
+            self.reason = "the fusion did not beat the CNN alone on validation when shipped"
+            return
+        problems = []
+        if not gpath.is_file():
+            problems.append(f"no geometric model at {gpath}")
+        elif check_hashes:
+            if fusion.cnn_sha256 and file_sha256(self.cnn.path) != fusion.cnn_sha256:
+                problems.append(f"{self.cnn.path.name} is not the CNN the fusion was fitted for")
+            if fusion.geometric_sha256 and file_sha256(gpath) != fusion.geometric_sha256:
+                problems.append(f"{gpath.name} is not the geometric model the fusion was fitted for")
+        if tuple(fusion.classes) != self.classes:
+            problems.append(f"fusion classes {list(fusion.classes)} differ from the CNN's {list(self.classes)}")
+        if not problems:
+            geo = geometric.GeometricModel(gpath, threads=threads)
+            if geo.classes != self.classes:
+                problems.append(f"geometric classes {list(geo.classes)} differ from the CNN's {list(self.classes)}")
+            else:
+                self.geometric = geo
+        if problems:
+            self.reason = "; ".join(problems)
+            warnings.warn(f"expression fusion disabled: {self.reason}; using the CNN alone", stacklevel=2)
+            return
+        self.mode = "fused"
+        self.reason = f"fusion {fpath.name}: weight {fusion.weight:.3f}, scale {fusion.scale:.3f}"
+
+    def predict(self, crops: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+        """(N, S, S) crops and (N, D) geometric features → (N, C) probabilities (CNN alone in ``"cnn"`` mode)."""
+        p = self.cnn.predict(crops)
+        if self.mode != "fused" or features is None:
+            return p
+        return self.fusion.apply(p, self.geometric.predict(features))
+
+    def classify_face(self, rgb: np.ndarray, face, *, aus: dict | None = None,
+                      frontal: np.ndarray | None = None) -> dict[str, float]:
+        """Class → probability for one ``Face`` of ``rgb``. ``aus`` (absolute, no baseline) and ``frontal``: when
+        the caller has them already (see :func:`mimetic.expression.geometric.geometric_features`)."""
+        crop = self.cnn.crop(rgb, face)
+        feats = None
+        if self.mode == "fused":
+            from mimetic.expression.geometric import geometric_features
+
+            feats = geometric_features(face, aus=aus, frontal=frontal)[None]
+        p = self.predict(crop[None], feats)[0]
+        return {c: float(v) for c, v in zip(self.classes, p)}
+
+
+_LOCK = threading.Lock()
+_CACHE: dict[tuple, FusedExpression | None] = {}
+
+
+def shipped_model() -> FusedExpression | None:
+    """The shipped expression model, loaded once per process (``None`` when no ``expression.onnx`` is there).
+
+    The cache key is the model files' paths and modification times, so replacing a file (or pointing
+    ``$MIMETIC_EXPRESSION_MODEL`` elsewhere) loads the new one on the next call."""
+    from mimetic.expression import geometric
+    from mimetic.expression.model import default_path
+
+    paths = (default_path(), geometric.default_path(), Path(os.environ.get("MIMETIC_FUSION") or DEFAULT_PATH))
+    key = tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths)
+    try:
+        return _CACHE[key]
+    except KeyError:
+        pass
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE.clear()
+            model = None
+            if key[0][1] is not None:
+                try:
+                    model = FusedExpression(*paths)
+                except Exception as e:  # a broken model file must not stop the analysis: AU prototypes instead
+                    warnings.warn(f"expression model {paths[0]} could not be loaded ({e}); using the AU-prototype "
+                                  f"scores", stacklevel=2)
+            _CACHE[key] = model
+        return _CACHE[key]

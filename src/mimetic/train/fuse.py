@@ -1,0 +1,270 @@
+"""Fit the fusion of the CNN and the geometric model on the validation split, and evaluate all three.
+
+- :func:`fit_fusion` computes both models' probabilities on the FER+ ``valid`` split (FER2013 PublicTest; never
+  ``test``) and fits the weight ``w`` of the geometric log-probabilities, a common scale and (by default) a
+  per-class bias by minimising the soft cross-entropy against the vote distribution (L-BFGS-B; ``w`` in [0, 1]),
+  with a small L2 penalty on the bias. The decision "fused or CNN alone" compares the CNN's validation accuracy
+  with the fusion's **out-of-fold** validation accuracy (5-fold cross-validation inside the validation split, so
+  the fitted parameters are never scored on the rows they were fitted on).
+- :func:`evaluate_all` reports the CNN alone, the geometric model alone and the fusion on FER+ test (8 classes,
+  majority label) and FER2013 PrivateTest (7 classes; all and confident), with the metrics of
+  ``mimetic.train.evaluate``: ``metrics.json``, ``results.md`` and ``confusion_<model>_<set>.png``.
+
+Faces the landmarker did not find (3.6 % of FER+) have no geometric features: the geometric model gives them the
+uniform distribution, so the fusion is the (rescaled) CNN there.
+
+``python -m mimetic.train.fuse --cnn CNN.onnx --geo GEO.onnx --data ferplus.npz --out DIR`` fits and evaluates;
+``python -m mimetic.train.ship`` does that and ships the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mimetic.expression.fusion import Fusion, file_sha256, fuse
+
+MODELS = ("cnn", "geometric", "fused")
+TITLES = {"cnn": "CNN", "geometric": "geometric", "fused": "fused"}
+SET_TITLES = {"ferplus_test": "FER+ test (8 classes, majority label)",
+              "fer2013_private": "FER2013 PrivateTest (7 classes, all)",
+              "fer2013_private_confident": "FER2013 PrivateTest (7 classes, confident labels)",
+              "ferplus_valid": "FER+ valid (8 classes, majority label)"}
+
+
+class Predictions:
+    """Both models' probabilities for images of a dataset (indices into its full image list), computed on
+    demand and kept: CNN on the cached crops, geometric model on the cached features."""
+
+    def __init__(self, cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: str | os.PathLike, *,
+                 cache_dir: str | os.PathLike | None = None, threads: int = 1, progress: bool = False,
+                 log: Callable[[str], None] | None = print):
+        from mimetic.expression.geometric import GeometricModel
+        from mimetic.expression.model import ExpressionModel
+        from mimetic.train.geometric import cached_features
+
+        self.cnn = ExpressionModel(cnn_onnx, threads=threads)
+        self.geo = GeometricModel(geo_onnx, threads=threads)
+        if self.cnn.classes != self.geo.classes:
+            raise ValueError(f"the CNN's classes {list(self.cnn.classes)} differ from the geometric model's "
+                             f"{list(self.geo.classes)}")
+        self.classes = self.cnn.classes
+        self.data = data
+        self.features, self.found, self.cache = cached_features(data, cache_dir=cache_dir, size=self.cnn.size,
+                                                                progress=progress, log=log)
+        n = len(self.found)
+        self._cnn = np.full((n, len(self.classes)), np.nan, np.float32)
+        self._geo = np.full((n, len(self.classes)), np.nan, np.float32)
+
+    def _fill(self, rows: np.ndarray) -> None:
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        todo = rows[np.isnan(self._cnn[rows, 0])]
+        if len(todo):
+            self.cache.ensure(todo, progress=False)
+            crops = self.cache.load(todo)["crops"]
+            self._cnn[todo] = np.concatenate([self.cnn.predict(crops[i:i + 512]) for i in range(0, len(todo), 512)])
+            f = self.found[todo]
+            g = np.full((len(todo), len(self.classes)), 1.0 / len(self.classes), np.float32)
+            if f.any():
+                g[f] = self.geo.predict(self.features[todo[f]])
+            self._geo[todo] = g
+
+    def cnn_probs(self, rows: np.ndarray) -> np.ndarray:
+        self._fill(rows)
+        return self._cnn[np.asarray(rows, dtype=np.int64)]
+
+    def geo_probs(self, rows: np.ndarray) -> np.ndarray:
+        self._fill(rows)
+        return self._geo[np.asarray(rows, dtype=np.int64)]
+
+
+# -- fitting ---------------------------------------------------------------------------------------------------
+def _objective(theta: np.ndarray, lc: np.ndarray, lg: np.ndarray, y: np.ndarray, l2: float, use_bias: bool):
+    """Soft cross-entropy (+ L2 on the bias) and its gradient for theta = (w, scale, bias...)."""
+    w, s = theta[0], theta[1]
+    mix = (1.0 - w) * lc + w * lg
+    z = s * mix
+    if use_bias:
+        z = z + theta[2:]
+    z = z - z.max(1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    n = len(y)
+    loss = -(y * logp).sum() / n
+    d = (np.exp(logp) * y.sum(1, keepdims=True) - y) / n  # dL/dz
+    grad = np.empty_like(theta)
+    grad[0] = (d * s * (lg - lc)).sum()
+    grad[1] = (d * mix).sum()
+    if use_bias:
+        b = theta[2:]
+        loss += l2 * float(b @ b)
+        grad[2:] = d.sum(0) + 2 * l2 * b
+    return loss, grad
+
+
+def fit_params(p_cnn: np.ndarray, p_geo: np.ndarray, targets: np.ndarray, *, bias: bool = True,
+               l2: float = 1e-3) -> tuple[float, float, np.ndarray | None]:
+    """``(weight, scale, bias)`` minimising the soft cross-entropy of :func:`mimetic.expression.fusion.fuse`
+    against ``targets`` (rows summing to 1). Several starting weights; the best fit is kept."""
+    from scipy.optimize import minimize
+
+    lc = np.log(np.clip(p_cnn.astype(np.float64), 1e-12, None))
+    lg = np.log(np.clip(p_geo.astype(np.float64), 1e-12, None))
+    y = targets.astype(np.float64)
+    k = y.shape[1]
+    bounds = [(0.0, 1.0), (0.05, 20.0)] + ([(None, None)] * k if bias else [])
+    best = None
+    for w0 in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x0 = np.concatenate([[w0, 1.0], np.zeros(k if bias else 0)])
+        r = minimize(_objective, x0, args=(lc, lg, y, l2, bias), jac=True, method="L-BFGS-B", bounds=bounds,
+                     options={"maxiter": 500})
+        if best is None or r.fun < best.fun:
+            best = r
+    th = best.x
+    b = th[2:] - th[2:].mean() if bias else None  # the softmax ignores a common shift
+    return float(th[0]), float(th[1]), b
+
+
+def _accuracy(p: np.ndarray, labels: np.ndarray) -> float:
+    return float((p.argmax(1) == labels).mean()) if len(labels) else float("nan")
+
+
+def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: str | os.PathLike, *,
+               bias: bool = True, l2: float = 1e-3, folds: int = 5, seed: int = 0,
+               cache_dir: str | os.PathLike | None = None, threads: int = 1, predictions: Predictions | None = None,
+               log: Callable[[str], None] = print) -> Fusion:
+    """Fit the fusion on ``data``'s ``valid`` split (soft FER+ vote targets) and decide whether it ships.
+
+    Returns a :class:`Fusion` whose ``mode`` is ``"fused"`` when the fusion's out-of-fold validation accuracy
+    beats the CNN's validation accuracy, else ``"cnn"``; ``info`` holds the validation numbers and the decision.
+    The model files' SHA-256 are recorded. Never reads the ``test`` split."""
+    from mimetic.train.datasets import read_dataset
+    from mimetic.train.evaluate import metrics
+
+    pred = predictions or Predictions(cnn_onnx, geo_onnx, data, cache_dir=cache_dir, threads=threads, log=log)
+    src = read_dataset(data, pred.classes)
+    va = src.split == "valid"
+    if not va.any():
+        raise ValueError(f"{data}: no 'valid' split to fit the fusion on (the test split is never used)")
+    rows, y = src.rows[va], src.targets[va]
+    labels = y.argmax(1)
+    pc, pg = pred.cnn_probs(rows), pred.geo_probs(rows)
+    w, s, b = fit_params(pc, pg, y, bias=bias, l2=l2)
+    fused = fuse(pc, pg, w, s, b)
+    # out-of-fold accuracy of the same fitting procedure
+    order = np.random.default_rng(seed).permutation(len(rows))
+    oof = np.zeros_like(pc)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        wk, sk, bk = fit_params(pc[train], pg[train], y[train], bias=bias, l2=l2)
+        oof[test] = fuse(pc[test], pg[test], wk, sk, bk)
+    m = {name: metrics(labels, p.argmax(1), pred.classes) for name, p in
+         (("cnn", pc), ("geometric", pg), ("fused", fused), ("fused_out_of_fold", oof))}
+    info = {
+        "data": str(data), "split": "valid", "n": int(len(rows)), "without_face": int((~pred.found[rows]).sum()),
+        "objective": "soft cross-entropy on the FER+ vote distribution" + (f" + {l2:g}·|bias|²" if bias else ""),
+        "folds": folds, "seed": seed,
+        "accuracy": {k: v["accuracy"] for k, v in m.items()},
+        "macro_f1": {k: v["macro_f1"] for k, v in m.items()},
+    }
+    better = m["fused_out_of_fold"]["accuracy"] > m["cnn"]["accuracy"]
+    mode = "fused" if better else "cnn"
+    info["decision"] = (
+        f"fused out-of-fold validation accuracy {100 * m['fused_out_of_fold']['accuracy']:.2f} % "
+        f"{'>' if better else '<='} CNN alone {100 * m['cnn']['accuracy']:.2f} %: "
+        f"{'ship the fusion' if better else 'ship the CNN alone'}")
+    log(f"fusion on {len(rows)} validation images: weight {w:.3f}, scale {s:.3f}; accuracy CNN "
+        f"{100 * m['cnn']['accuracy']:.2f} %, geometric {100 * m['geometric']['accuracy']:.2f} %, fused "
+        f"{100 * m['fused']['accuracy']:.2f} % (out-of-fold {100 * m['fused_out_of_fold']['accuracy']:.2f} %) "
+        f"→ {mode}")
+    return Fusion(classes=tuple(pred.classes), weight=w, scale=s, bias=None if b is None else tuple(map(float, b)),
+                  mode=mode, cnn_sha256=file_sha256(cnn_onnx), geometric_sha256=file_sha256(geo_onnx),
+                  cnn_file=Path(cnn_onnx).name, geometric_file=Path(geo_onnx).name, info=info)
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------
+def evaluate_all(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, fusion: Fusion | str | os.PathLike,
+                 data: str | os.PathLike, out_dir: str | os.PathLike, *, split: str = "test",
+                 cache_dir: str | os.PathLike | None = None, threads: int = 1,
+                 predictions: Predictions | None = None, log: Callable[[str], None] = print) -> dict:
+    """CNN alone, geometric alone and fused on the test sets of ``data`` (FER+ test; FER2013 PrivateTest, all and
+    confident). Writes ``metrics.json`` (``{model: {set: metrics}}``), ``results.md`` (one table) and
+    ``confusion_<model>_<set>.png`` to ``out_dir``; returns the metrics dict."""
+    from mimetic.media.atomic import atomic_write_text
+    from mimetic.train.evaluate import evaluate_rows, evaluation_sets
+
+    if not isinstance(fusion, Fusion):
+        fusion = Fusion.load(fusion)
+    pred = predictions or Predictions(cnn_onnx, geo_onnx, data, cache_dir=cache_dir, threads=threads, log=log)
+    out = Path(out_dir)
+    sets = evaluation_sets(data, pred.classes, split=split)
+    producers = {"cnn": pred.cnn_probs, "geometric": pred.geo_probs,
+                 "fused": lambda r: fusion.apply(pred.cnn_probs(r), pred.geo_probs(r))}
+    results: dict = {}
+    for name, fn in producers.items():
+        log(f"-- {TITLES[name]}")
+        results[name] = evaluate_rows(fn, pred.classes, sets, out, prefix=f"{name}_", log=log)
+    results["sets"] = {s["name"]: {"n": int(len(s["rows"])), "without_face": int((~pred.found[s["rows"]]).sum()),
+                                   "classes": list(s["classes"])} for s in sets}
+    results["fusion"] = fusion.to_dict()
+    atomic_write_text(out / "metrics.json", json.dumps(results, indent=2, default=float) + "\n")
+    atomic_write_text(out / "results.md", results_markdown(results) + "\n")
+    log(results_markdown(results))
+    return results
+
+
+def results_markdown(results: dict, *, validation: dict | None = None) -> str:
+    """The accuracy / macro-F1 table of :func:`evaluate_all`'s result (optionally with the validation row)."""
+    models = [m for m in MODELS if m in results]
+    head = "| test set | images | " + " | ".join(f"{TITLES[m]} accuracy | {TITLES[m]} macro-F1" for m in models) + " |"
+    sep = "|---|---:|" + "---:|---:|" * len(models)
+    lines = [head, sep]
+    val = validation if validation is not None else (results.get("fusion") or {}).get("info")
+    if val and "accuracy" in val:
+        acc, f1 = val["accuracy"], val["macro_f1"]
+        cells = []
+        for m in models:
+            key = "fused_out_of_fold" if m == "fused" else m
+            cells.append(f"{100 * acc[key]:.2f} % | {100 * f1[key]:.2f} %")
+        lines.append(f"| FER+ valid (fitting split; fused: out-of-fold) | {val['n']:,} | " + " | ".join(cells) + " |")
+    for name, info in results.get("sets", {}).items():
+        cells = [f"{100 * results[m][name]['accuracy']:.2f} % | {100 * results[m][name]['macro_f1']:.2f} %"
+                 for m in models]
+        lines.append(f"| {SET_TITLES.get(name, name)} | {info['n']:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mimetic.train.fuse",
+                                 description="Fit the CNN + geometric fusion on the validation split and evaluate "
+                                             "CNN, geometric and fused on the test sets.")
+    ap.add_argument("--cnn", required=True, help="the CNN's expression.onnx")
+    ap.add_argument("--geo", required=True, help="the geometric model's expression_geometric.onnx")
+    ap.add_argument("--data", required=True, help="the FER+ npz")
+    ap.add_argument("--out", required=True, help="output folder: expression_fusion.json, eval/")
+    ap.add_argument("--no-bias", action="store_true", help="fit the weight and scale only (no per-class bias)")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    pred = Predictions(a.cnn, a.geo, a.data, threads=a.threads)
+    fusion = fit_fusion(a.cnn, a.geo, a.data, bias=not a.no_bias, predictions=pred)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fusion.save(out / "expression_fusion.json")
+    evaluate_all(a.cnn, a.geo, fusion, a.data, out / "eval", predictions=pred)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,439 @@
+"""Ship a trained expression CNN: fit the fusion, evaluate CNN / geometric / fused, copy the model files into
+``src/mimetic/models/`` and write ``MODEL_CARD.md`` with the measured numbers.
+
+    python -m mimetic.train.ship --cnn runs/ferplus8/expression.onnx --data /work/shared/datasets/ferplus.npz
+
+Steps (all outputs of the run go to ``--out``, default ``<cnn folder>/ship``):
+
+1. the geometric model: ``--geo``, else the shipped ``models/expression_geometric.onnx``, else one is trained
+   (``mimetic.train.geometric``, ~2 min);
+2. :func:`mimetic.train.fuse.fit_fusion` on the FER+ ``valid`` split → ``expression_fusion.json``;
+3. :func:`mimetic.train.fuse.evaluate_all` on FER+ test and FER2013 PrivateTest (all, confident) → ``eval/``;
+4. the decision: the fusion ships only if its out-of-fold validation accuracy beats the CNN alone; otherwise the
+   CNN ships alone (the fusion JSON then says ``"mode": "cnn"``, and inference runs the CNN only);
+5. ``expression.onnx``, ``expression_geometric.onnx``, ``expression_fusion.json`` and the shipped model's
+   confusion matrices (``expression_confusion_*.png``) are copied into the models folder;
+6. the per-face inference cost is measured on a fixture photo (one onnxruntime thread, warm);
+7. ``MODEL_CARD.md`` is written from the measured numbers and the training logs (nothing is filled in by hand).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mimetic.expression.fusion import MODELS_DIR, FusedExpression, Fusion, file_sha256
+
+REPO = Path(__file__).resolve().parents[3]
+FIXTURE = REPO / "tests" / "data" / "images" / "astronaut_nasa.jpg"
+CNN_NAME, GEO_NAME, FUSION_NAME = "expression.onnx", "expression_geometric.onnx", "expression_fusion.json"
+CARD_SETS = ("ferplus_test", "fer2013_private")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    from mimetic.media.atomic import atomic_path
+
+    src, dst = Path(src), Path(dst)
+    if src.resolve() == dst.resolve():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return dst
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    rows = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> dict | None:
+    """Median / p90 milliseconds per face of the shipped model on ``image`` (crop + CNN [+ features + MLP +
+    fusion], one thread, warm; the AUs and frontal points come from ``enrich_face`` as at inference)."""
+    if not image.is_file():
+        return None
+    from mimetic.analyzer import Analyzer
+    from mimetic.facs.estimate import estimate_aus
+    from mimetic.facs.geometry import frontal_points
+    from mimetic.media.images import read_image
+
+    rgb = read_image(image)
+    with Analyzer() as a:
+        faces = a.analyze_array(rgb).faces
+    if not faces:
+        return None
+    face = faces[0]
+    model = FusedExpression(models_dir / CNN_NAME, models_dir / GEO_NAME, models_dir / FUSION_NAME)
+    frontal = frontal_points(face)
+    aus = estimate_aus(face, frontal=frontal)
+
+    def bench(fn) -> tuple[float, float]:
+        for _ in range(30):
+            fn()
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+        return float(np.median(ts) * 1e3), float(np.percentile(ts, 90) * 1e3)
+
+    crop = model.cnn.crop(rgb, face)
+    return {"image": image.name, "mode": model.mode, "runs": runs,
+            "per_face_ms": bench(lambda: model.classify_face(rgb, face, aus=aus, frontal=frontal)),
+            "crop_ms": bench(lambda: model.cnn.crop(rgb, face)),
+            "cnn_ms": bench(lambda: model.cnn.predict(crop[None])),
+            "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"}
+
+
+def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathLike | None = None,
+         out: str | os.PathLike | None = None, models_dir: str | os.PathLike = MODELS_DIR, bias: bool = True,
+         threads: int = 1, command: str | None = None, log: Callable[[str], None] = print) -> dict:
+    """Fit, evaluate, decide, copy and write the model card (see the module docstring). Returns a summary."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.fuse import Predictions, evaluate_all, fit_fusion
+
+    cnn = Path(cnn)
+    models = Path(models_dir)
+    out = Path(out) if out is not None else cnn.parent / "ship"
+    out.mkdir(parents=True, exist_ok=True)
+    if not cnn.is_file():
+        raise FileNotFoundError(f"{cnn}: no such CNN model file")
+    classes = ExpressionModel(cnn).classes
+    from mimetic.types import EXPRESSIONS
+
+    if tuple(classes) != EXPRESSIONS:
+        raise ValueError(f"{cnn}: the shipped model must have the 8 classes {list(EXPRESSIONS)}, not {list(classes)}")
+    geo_path = Path(geo) if geo else models / GEO_NAME
+    geo_summary = None
+    if not geo_path.is_file():
+        from mimetic.train.geometric import train_geometric
+
+        log(f"no geometric model at {geo_path}: training one into {out / 'geometric'}")
+        geo_summary = train_geometric(data, out / "geometric", threads=threads, echo=log)
+        geo_path = Path(geo_summary["onnx"])
+    pred = Predictions(cnn, geo_path, data, threads=threads, log=log)
+    fusion = fit_fusion(cnn, geo_path, data, bias=bias, predictions=pred, log=log)
+    fusion.save(out / FUSION_NAME)
+    results = evaluate_all(cnn, geo_path, fusion, data, out / "eval", predictions=pred, log=log)
+    shipped = "fused" if fusion.mode == "fused" else "cnn"
+    # copy into the package
+    _copy(cnn, models / CNN_NAME)
+    _copy(geo_path, models / GEO_NAME)
+    final = Fusion(**{**{k: getattr(fusion, k) for k in fusion.__dataclass_fields__}, "cnn_file": CNN_NAME,
+                      "geometric_file": GEO_NAME})
+    final.save(models / FUSION_NAME)
+    pngs = {}
+    for name in CARD_SETS:
+        src_png = out / "eval" / f"confusion_{shipped}_{name}.png"
+        if src_png.is_file():
+            pngs[name] = _copy(src_png, models / f"expression_confusion_{name}.png").name
+    cost = measure_cost(models)
+    card = model_card(cnn=cnn, geo=geo_path, data=Path(data), fusion=final, results=results, pngs=pngs, cost=cost,
+                      models=models, command=command)
+    from mimetic.media.atomic import atomic_write_text
+
+    atomic_write_text(models / "MODEL_CARD.md", card)
+    atomic_write_text(out / "MODEL_CARD.md", card)
+    log(f"shipped ({shipped}) into {models}: {CNN_NAME}, {GEO_NAME}, {FUSION_NAME}, MODEL_CARD.md")
+    return {"mode": shipped, "decision": fusion.info.get("decision"), "models_dir": str(models), "out": str(out),
+            "cost": cost}
+
+
+# -- the model card --------------------------------------------------------------------------------------------
+def _pct(v: float) -> str:
+    return f"{100 * v:.2f} %"
+
+
+def _cnn_recipe(cnn: Path) -> tuple[dict | None, list[dict], dict]:
+    rows = _read_jsonl(cnn.parent / "log.jsonl")
+    start = next((r for r in reversed(rows) if r.get("event") == "start"), None)
+    epochs = [r for r in rows if r.get("event") == "epoch"]
+    summary = {}
+    if (cnn.parent / "summary.json").is_file():
+        try:
+            summary = json.loads((cnn.parent / "summary.json").read_text())
+        except json.JSONDecodeError:
+            summary = {}
+    return start, epochs, summary
+
+
+def _subset_args(data: Path, start: dict) -> dict:
+    """``max_train`` / ``drop_unaligned`` of a logged run (not in its config): from the logged training count."""
+    d = start.get("data", {})
+    n = d.get("n_train")
+    if n is None:
+        return {}
+    try:
+        from mimetic.train.datasets import read_dataset
+
+        src = read_dataset(data, d.get("classes"))
+    except Exception:  # the card still gets written; the call then omits the subset
+        return {}
+    full = int((src.split == "train").sum())
+    if n >= full:
+        return {}
+    return {"max_train": int(n)}
+
+
+def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None]:
+    """The Python call (and, when the options allow, the CLI command) that repeat a logged CNN run."""
+    cfg = start["config"]
+    keys = ("epochs", "batch_size", "lr", "threads", "seed", "optimizer", "weight_decay", "warmup_epochs", "balance",
+            "targets", "max_steps")
+    kw = {k: cfg[k] for k in keys if k in cfg and cfg[k] is not None}
+    classes = start.get("data", {}).get("classes")
+    if classes:
+        from mimetic.types import EXPRESSIONS
+
+        kw = {"classes": "8" if tuple(classes) == EXPRESSIONS else ",".join(classes), **kw}
+    kw.update(_subset_args(data, start))
+    args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    py = f"from mimetic.train.cli_impl import train; train({str(data)!r}, {str(out_dir)!r}, {args}, progress=False)"
+    defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "warmup_epochs": 1.0, "balance": "sqrt", "targets": "soft"}
+    cli = None
+    if all(kw.get(k, v) == v for k, v in defaults.items()) and not ({"max_steps", "max_train"} & set(kw)):
+        cli = (f"mimetic train {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
+               f"{shlex.quote(kw.get('classes', '8'))} --epochs {cfg.get('epochs')} --batch-size {cfg.get('batch_size')} "
+               f"--lr {cfg.get('lr')} --threads {cfg.get('threads')} --seed {cfg.get('seed')}")
+    return f'.venv/bin/python -c "{py}"', cli
+
+
+def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dict, pngs: dict[str, str],
+               cost: dict | None, models: Path, command: str | None = None) -> str:
+    """MODEL_CARD.md from measured numbers only."""
+    from mimetic.expression.geometric import N_FEATURES, GeometricModel
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.fuse import SET_TITLES, TITLES, results_markdown
+
+    cm = ExpressionModel(cnn)
+    gm = GeometricModel(geo)
+    start, epochs, summary = _cnn_recipe(cnn)
+    shipped = "fused" if fusion.mode == "fused" else "cnn"
+    info = fusion.info
+    L: list[str] = []
+    add = L.append
+    add("# Expression model (8 classes)")
+    add("")
+    add(f"What `mimetic` reports as `expression` ({', '.join(cm.classes)}), from "
+        + ("**the fusion of the CNN on the aligned face crop with the geometric model** (AUs, blendshapes, "
+           "frontal landmarks, pose)." if shipped == "fused" else
+           "**the CNN on the aligned face crop alone** (the fusion with the geometric model did not beat it on "
+           "validation; see Decision)."))
+    add("Inference runs on onnxruntime (no torch): `mimetic.expression.fusion.FusedExpression`, called by "
+        "`mimetic.stages.enrich_face`. The AU-prototype scores stay available as `expression.prototypes`.")
+    add("")
+    add("These scores describe the facial configuration a face shows, not what the person feels.")
+    add("")
+    add("## Files")
+    add("")
+    add("| file | role | size | SHA-256 |")
+    add("|---|---|---:|---|")
+    roles = {CNN_NAME: "CNN: `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)",
+             GEO_NAME: f"geometric MLP: `features` (N, {N_FEATURES}) → `probs` (N, 8)"
+                       + ("" if shipped == "fused" else " (not used: CNN shipped alone)"),
+             FUSION_NAME: f"fusion parameters, mode `{fusion.mode}`, with the two files' hashes"}
+    for name, role in roles.items():
+        p = models / name
+        size = p.stat().st_size
+        add(f"| `{name}` | {role} | {size / 1e6:.2f} MB | `{file_sha256(p)}` |" if size >= 100_000 else
+            f"| `{name}` | {role} | {size / 1e3:.1f} kB | `{file_sha256(p)}` |")
+    add("")
+    add("## Data")
+    add("")
+    add(f"`{data.name}`: FER2013 faces (48×48 grey, web-scraped, Goodfellow et al. 2013) with FER+ crowd labels "
+        "(10 annotators per image, Barsoum et al. 2016). Splits: `train` for training, `valid` (FER2013 PublicTest) "
+        "for model selection and for fitting the fusion, `test` (FER2013 PrivateTest) for the numbers below only.")
+    add("")
+    d = (start or {}).get("data", {})
+    if "n_train" in d and "n_valid" in d:
+        add(f"- CNN: {d['n_train']:,} training and {d['n_valid']:,} validation crops "
+            "(rows whose FER+ majority vote is unknown / not-a-face dropped); targets = the vote distribution.")
+    grec = json.loads(gm.metadata.get("recipe", "{}") or "{}")
+    if grec:
+        add(f"- Geometric model: {grec['train']:,} training and {grec['valid']:,} validation faces with landmarks "
+            f"({grec['train_without_face']:,} training images where MediaPipe found no face are left out).")
+    add(f"- Fusion: fitted on {info['n']:,} validation images ({info['without_face']} without landmarks, where "
+        "the geometric model gives the uniform distribution).")
+    detail = cm.metadata.get("crop_detail") or ""
+    add(f"- Faces are aligned by `mimetic.expression.crop.align_crop` (similarity transform from 10 MediaPipe "
+        f"landmarks onto FER2013's average geometry, grey, {cm.size}×{cm.size}"
+        + (f"; photos limited to the training crops' {detail}-pixel detail" if detail else "")
+        + "), the same at training and at inference.")
+    add("")
+    add("## Recipe")
+    add("")
+    meta = cm.metadata
+    if start:
+        c = start["config"]
+        secs = sum(float(e.get("seconds", 0)) for e in epochs)
+        add(f"- **CNN** (`mimetic.train.net.ExpressionNet`, widths {c.get('widths')}, blocks {c.get('blocks')}, "
+            f"dropout {c.get('dropout')}): {c.get('epochs')} epoch(s), batch {c.get('batch_size')}, "
+            f"{c.get('optimizer')} lr {c.get('lr')} (warm-up {c.get('warmup_epochs')} epoch, cosine), weight decay "
+            f"{c.get('weight_decay')}, class balance `{c.get('balance')}`, targets `{c.get('targets')}`, seed "
+            f"{c.get('seed')}, {c.get('threads')} thread(s); augmentation `{json.dumps(c.get('aug'))}`. "
+            f"{len(epochs)} epoch(s) logged, {secs / 3600:.2f} h of training.")
+    if meta.get("trained_epochs"):
+        add(f"- Exported checkpoint: epoch {meta['trained_epochs']} (best validation accuracy "
+            f"{_pct(float(meta['valid_accuracy']))} during training).")
+    if grec:
+        g = grec["config"]
+        add(f"- **Geometric model** (`mimetic.train.geometric`): MLP {N_FEATURES} → "
+            f"{' → '.join(map(str, g['hidden']))} → 8, dropout {g['dropout']}, soft cross-entropy on the votes, "
+            f"class balance `{g['balance']}`, AdamW lr {g['lr']} (weight decay {g['weight_decay']}, batch "
+            f"{g['batch_size']}, cosine), {g['epochs']} epochs (kept: epoch {grec['best_epoch']}, validation "
+            f"accuracy {_pct(grec['valid_accuracy'])} on faces with landmarks), mirror augmentation p {g['mirror']}, "
+            f"feature noise {g['noise']}; seed {g['seed']}. The exported graph standardises the features and "
+            "averages a face with its mirror image.")
+    bias = "none" if fusion.bias is None else "[" + ", ".join(f"{b:+.3f}" for b in fusion.bias) + "]"
+    add(f"- **Fusion** (`mimetic.train.fuse`): p ∝ exp(scale · ((1 − w) · log p_cnn + w · log p_geo) + bias), "
+        f"fitted on the validation split ({info['objective']}): w = {fusion.weight:.4f}, scale = "
+        f"{fusion.scale:.4f}, bias = {bias} (classes in the order above).")
+    add("")
+    add("## Decision")
+    add("")
+    acc = info["accuracy"]
+    add(f"Shipped: **{'fused' if shipped == 'fused' else 'CNN alone'}**. On the validation split the CNN alone "
+        f"scores {_pct(acc['cnn'])}, the geometric model {_pct(acc['geometric'])}, the fusion {_pct(acc['fused'])} "
+        f"with the parameters fitted on all of it and {_pct(acc['fused_out_of_fold'])} out-of-fold "
+        f"({info['folds']}-fold cross-validation inside the validation split; the decision uses this number): "
+        f"{info['decision']}.")
+    add("")
+    add("## Measured accuracy")
+    add("")
+    add("Test splits, never used for training, fitting or selection. Accuracy and macro-F1 "
+        "(`mimetic.train.evaluate.metrics`); FER2013 numbers map the 8-class output to 7 classes by dropping "
+        "contempt and renormalising; \"confident\" = the images whose original FER2013 label was recovered with "
+        "high confidence.")
+    add("")
+    add(results_markdown(results))
+    add("")
+    name = "ferplus_test"
+    if name in results.get(shipped, {}):
+        m = results[shipped][name]
+        add(f"Per-class results of the shipped model ({TITLES[shipped]}) on {SET_TITLES[name]}:")
+        add("")
+        add("| class | support | recall | precision | F1 |")
+        add("|---|---:|---:|---:|---:|")
+        for c in m["recall"]:
+            add(f"| {c} | {m['support'][c]} | {_pct(m['recall'][c])} | {_pct(m['precision'][c])} | "
+                f"{_pct(m['f1'][c])} |")
+        add("")
+    for name, png in pngs.items():
+        add(f"![Confusion matrix, {SET_TITLES.get(name, name)}]({png})")
+        add("")
+    if cost:
+        med, p90 = cost["per_face_ms"]
+        add("## Inference cost")
+        add("")
+        add(f"Per face on `{cost['image']}`, warm, one onnxruntime thread ({cost['machine']}; {cost['runs']} runs; "
+            f"other work may have shared the CPU): **{med:.2f} ms median** ({p90:.2f} ms p90) for the expression "
+            f"(mode `{cost['mode']}`), of which the crop {cost['crop_ms'][0]:.2f} ms and the CNN "
+            f"{cost['cnn_ms'][0]:.2f} ms.")
+        add("")
+    add("## Against the project's targets")
+    add("")
+    add("| metric | goal | minimum | measured (shipped model) | |")
+    add("|---|---|---|---|---|")
+
+    def verdict(v: float, goal: float, minimum: float, higher: bool = True) -> str:
+        ok_goal = v >= goal if higher else v <= goal
+        ok_min = v >= minimum if higher else v <= minimum
+        return "goal met" if ok_goal else ("minimum met" if ok_min else "below the minimum")
+
+    sm = results.get(shipped, {})
+    if "ferplus_test" in sm:
+        a = sm["ferplus_test"]["accuracy"]
+        add(f"| FER+ test accuracy, 8 classes | ≥ 88 % | ≥ 84 % | {_pct(a)} | {verdict(a, 0.88, 0.84)} |")
+    if "fer2013_private" in sm:
+        a = sm["fer2013_private"]["accuracy"]
+        add(f"| FER2013 PrivateTest accuracy, 7 classes | ≥ 73 % | ≥ 70 % | {_pct(a)} | {verdict(a, 0.73, 0.70)} |")
+    if cost:
+        med = cost["per_face_ms"][0]
+        add(f"| inference per face, warm | ≤ 3 ms | ≤ 5 ms | {med:.2f} ms | {verdict(med, 3, 5, higher=False)} |")
+    files = [CNN_NAME] + ([GEO_NAME, FUSION_NAME] if shipped == "fused" else [])
+    mb = sum((models / f).stat().st_size for f in files) / 1e6
+    add(f"| model file(s) | ≤ 5 MB | ≤ 20 MB | {mb:.2f} MB ({' + '.join(files)}) | {verdict(mb, 5, 20, higher=False)} |")
+    add("")
+    add("## Reproduce")
+    add("")
+    add("```bash")
+    if start:
+        py, cli = _train_call(data, cnn.parent, start)
+        add("# 1. the CNN (hours; add resume=True / --resume after an interruption)")
+        add(py)
+        if cli:
+            add(f"#    same as: {cli}")
+    if grec:
+        g = grec["config"]
+        add("# 2. the geometric model (minutes)")
+        add(f".venv/bin/python -m mimetic.train.geometric {shlex.quote(str(data))} --out runs/geometric "
+            f"--epochs {g['epochs']} --lr {g['lr']} --hidden {','.join(map(str, g['hidden']))} --dropout "
+            f"{g['dropout']} --noise {g['noise']} --seed {g['seed']} --threads {g['threads']}")
+    add("# 3. fusion, evaluation, shipping and this card")
+    add(command or f".venv/bin/python -m mimetic.train.ship --cnn {shlex.quote(str(cnn))} --data "
+                   f"{shlex.quote(str(data))}")
+    add("```")
+    add("")
+    add("Runs are deterministic for a given seed and thread count.")
+    add("")
+    add("## Known limits")
+    add("")
+    add("- FER2013 is low-resolution (48×48 grey), largely posed, and web-scraped: the faces are mostly adults, "
+        "frontal, in good light; its labels are noisy (FER+ relabelled it for that reason). Photos are "
+        "limited to 48-pixel detail before the CNN so they look like its training crops.")
+    add("- Expect lower accuracy on profile or strongly turned faces (the crop and the geometric features assume a "
+        "face MediaPipe can landmark; beyond about 30° of yaw the far side is guessed), on children (few in "
+        "FER2013), on occluded faces (hands, masks, glasses, microphones) and on subtle or mixed expressions.")
+    rare = [c for c in ("contempt", "disgust", "fear")
+            if c in results.get(shipped, {}).get("ferplus_test", {}).get("recall", {})]
+    if rare:
+        m = results[shipped]["ferplus_test"]
+        add("- Rare classes are the weakest: " + ", ".join(
+            f"{c} recall {_pct(m['recall'][c])} ({m['support'][c]} test images)" for c in rare) + ".")
+    add("- An expression label describes a facial configuration, not a felt emotion; do not use it to make "
+        "decisions about people.")
+    add("")
+    return "\n".join(L)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mimetic.train.ship", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cnn", required=True, help="the trained CNN (runs/<name>/expression.onnx)")
+    ap.add_argument("--data", required=True, help="the FER+ npz")
+    ap.add_argument("--geo", default=None, help=f"the geometric model (default: the shipped {GEO_NAME}, or train one)")
+    ap.add_argument("--out", default=None, help="run folder for the evaluation (default: <cnn folder>/ship)")
+    ap.add_argument("--models-dir", default=str(MODELS_DIR), help="where to ship (default: the package's models/)")
+    ap.add_argument("--no-bias", action="store_true", help="fusion without the per-class bias")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    command = ".venv/bin/python -m mimetic.train.ship " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
+    ship(a.cnn, a.data, geo=a.geo, out=a.out, models_dir=a.models_dir, bias=not a.no_bias, threads=a.threads,
+         command=command)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
