@@ -1,4 +1,5 @@
-"""Expression: AU-prototype scoring (``mimetic.expression.prototypes``); the CNN and the fusion come later."""
+"""Expression: AU-prototype scoring (``prototypes``), the aligned crop (``crop``), the CNN (``model``), the geometric
+model (``geometric``), their fusion (``fusion``) and explanations (``explain``)."""
 
 from mimetic.expression.prototypes import PROTOTYPES, contempt_check, score_prototypes
 
