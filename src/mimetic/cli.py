@@ -101,17 +101,31 @@ def video(
     mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Tables: add all 478 mesh points as columns.")] = False,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="Neutral reference: an image of the same "
                                                     "person, or 'auto' for the calmest face in the first 5 s.")] = None,
+    timeline: Annotated[Optional[Path], typer.Option("--timeline", help="Write the per-track timeline here "
+                                                     "(.csv or .parquet), with .windows, .changes (and .events) "
+                                                     "tables beside it.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report here "
+                                                   "(plots also as PNG in <name>_plots/ beside it).")] = None,
+    spot: Annotated[bool, typer.Option("--spot", help="Spot micro- and macro-expressions (onset, apex, offset).")] = False,
+    window: Annotated[float, typer.Option("--window", min=0.001, help="Seconds per row of the windowed "
+                                          "timeline.")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Analyse one video as a stream: per-frame table, JSON lines and an annotated copy."""
+    """Analyse one video as a stream: per-frame table, JSON lines, an annotated copy, the expression timeline,
+    micro-expression spotting and an HTML report."""
     fmts = _parse_formats(formats)
     if end is not None and end <= start:
         raise typer.BadParameter("--end must be after --start")
+    if timeline is not None and timeline.suffix.lower() not in (".csv", ".parquet"):
+        raise typer.BadParameter("--timeline must end in .csv or .parquet")
+    if report is not None and report.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter("--report must end in .html")
     from mimetic.batch.run import run_video_command
 
     raise typer.Exit(run_video_command(file, out=out, formats=fmts, annotate=annotate, fps=fps, stride=stride,
                                        start=start, end=end, max_faces=max_faces, mesh=mesh, quiet=quiet,
-                                       baseline=baseline))
+                                       baseline=baseline, timeline=timeline, report=report, spot=spot,
+                                       window=window))
 
 
 @app.command()
@@ -194,6 +208,104 @@ def serve(
         _err(str(e))
         raise typer.Exit(2)
     run_server(settings, log_level=log_level.lower())
+
+
+TRAIN_EXTRA = "install the train extra: pip install -e '.[train]'"
+DATA_FORMATS = {"npz": "ferplus", "ferplus": "ferplus", "fer2013": "fer2013csv", "folder": "folder", "csv": "csv"}
+
+
+def _need_torch() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        _err(TRAIN_EXTRA)
+        raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="Training data: the FER+ .npz, Kaggle's fer2013.csv, a class-per-folder "
+                                         "tree (ROOT/<class>/ or ROOT/<split>/<class>/) or a CSV of path,label[,split].")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created): last.pt, best.pt, log.jsonl, "
+                                      "summary.json and the exported expression.onnx.")],
+    classes: Annotated[str, typer.Option("--classes", help="Class set: 8 (neutral, happiness, surprise, sadness, "
+                                         "anger, disgust, fear, contempt), 7 (FER2013: no contempt) or a comma list "
+                                         "such as neutral,happiness,sadness.")] = "8",
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (the cosine schedule is laid out over them; "
+                                        "keep the same value when resuming).")] = 40,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Crops per step.")] = 64,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate (SGD with Nesterov momentum).")] = 0.05,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads (runs are deterministic for a "
+                                         "given seed and thread count).")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/last.pt with the same options.")] = False,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (sample order, augmentation, initialisation).")] = 0,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Data format: npz, fer2013, folder or csv "
+                                               "(default: from the path).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
+) -> None:
+    """Train the expression CNN (needs the train extra). Aligns and caches the crops once, trains with checkpoints
+    (resumable), exports best.pt to OUT/expression.onnx. See docs/training.md."""
+    if fmt is not None and fmt.lower() not in DATA_FORMATS:
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose from npz, fer2013, folder, csv")
+    _need_torch()
+    from mimetic.errors import MimeticError
+    from mimetic.train.cli_impl import train as run_train
+
+    try:
+        run_train(data, out, classes=classes, epochs=epochs, batch_size=batch_size, lr=lr, threads=threads,
+                  resume=resume, seed=seed, fmt=DATA_FORMATS[fmt.lower()] if fmt else None, progress=not quiet,
+                  echo=typer.echo)
+    except (MimeticError, ValueError, FileNotFoundError) as e:
+        _err(str(e))
+        raise typer.Exit(1)
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="An expression model: expression.onnx, or a best.pt / last.pt "
+                                          "checkpoint (needs the train extra).")],
+    data: Annotated[Path, typer.Argument(help="Labelled data: the FER+ .npz (FER+ test, 8 classes, and FER2013 "
+                                         "PrivateTest, 7 classes, all and confident), or any training format (its "
+                                         "test split).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json and confusion_*.png.")],
+    split: Annotated[str, typer.Option("--split", help="Which split to evaluate on.")] = "test",
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Inference threads.")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Evaluate an expression model: accuracy, macro-F1 and per-class recall, plus confusion-matrix PNGs."""
+    if model.suffix == ".pt":
+        _need_torch()
+    from mimetic.errors import MimeticError
+    from mimetic.train.cli_impl import evaluate as run_evaluate
+
+    try:
+        results = run_evaluate(model, data, out, split=split, threads=threads, progress=not quiet, echo=typer.echo)
+    except (MimeticError, ValueError, FileNotFoundError) as e:
+        _err(str(e))
+        raise typer.Exit(1)
+    for m in results.values():
+        typer.echo(f"confusion matrix: {m['confusion_png']}")
+    typer.echo(f"metrics: {out / 'metrics.json'}")
+
+
+@app.command()
+def explain(
+    image: Annotated[Path, typer.Argument(help="A photo with a face.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The picture to write (.png or .jpg): the heatmap over "
+                                      "the photo with the label and score.")] = Path("heat.png"),
+    face: Annotated[int, typer.Option("--face", min=1, help="Which face, numbered as in `mimetic analyze` (1 = "
+                                      "most confident).")] = 1,
+    method: Annotated[str, typer.Option("--method", help="occlusion (onnxruntime), gradcam (torch + the training "
+                                        "checkpoint) or auto (gradcam when possible).")] = "auto",
+    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="The shipped network's best.pt, for "
+                                                       "Grad-CAM (or set MIMETIC_EXPRESSION_CHECKPOINT).")] = None,
+) -> None:
+    """Show which face regions drove the expression prediction: a heatmap over the photo."""
+    if method not in ("auto", "occlusion", "gradcam"):
+        raise typer.BadParameter(f"unknown method {method!r}; choose from occlusion, gradcam, auto")
+    from mimetic.expression.explain import explain_command
+
+    raise typer.Exit(explain_command(image, out, face=face, method=method, checkpoint=checkpoint))
 
 
 def main() -> None:

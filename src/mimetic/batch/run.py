@@ -97,8 +97,16 @@ def _write_overlay(rgb, result, path: Path) -> None:
 
 def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, formats: list[str], *,
                        annotate: Path | None, fps, stride, start=0.0, end=None, mesh=False, progress=None,
-                       summary: Summary | None = None) -> int:
-    """Stream one video through the analyser into its outputs; returns the number of frames analysed."""
+                       summary: Summary | None = None, timeline: Path | None = None, report: Path | None = None,
+                       spot: bool = False, window: float = 1.0):
+    """Stream one video through the analyser into its outputs; returns the number of frames analysed.
+
+    Besides the per-frame table/JSON lines and the annotated copy: ``timeline`` (a .csv/.parquet path: the
+    per-track timeline and its siblings, see :mod:`mimetic.video.analysis`), ``report`` (an .html path: the
+    self-contained report, plots also as PNG beside it), ``spot`` (micro-expression spotting: events in the
+    timeline, the report, ``out/<name>.events.csv`` and the annotated video), ``window`` (seconds per row of the
+    windowed timeline). Only the small per-frame numbers are kept for these, so memory stays flat.
+    """
     from contextlib import ExitStack
 
     from mimetic.batch.sinks import TableSink
@@ -112,6 +120,11 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
         total = int(min(total, (info.duration or total / info.fps) * fps) + 1)
     task = progress.add_task(f"{path.name}", total=total) if progress is not None else None
     frames = 0
+    collector = None
+    if timeline is not None or report is not None or spot:
+        from mimetic.video.analysis import VideoCollector
+
+        collector = VideoCollector(str(path), spot=spot, keep_crops=report is not None)
     with ExitStack() as stack:
         sinks = []
         if out is not None:
@@ -122,13 +135,18 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
                 from mimetic.export import JsonLinesWriter
 
                 sinks.append(stack.enter_context(JsonLinesWriter(out / f"{name}.jsonl")))
-        writer = None
+        annotated = None
         if annotate is not None:
             from mimetic.media.video import VideoWriter
-            from mimetic.render.overlay import draw_faces
+            from mimetic.render.video_overlay import AnnotatedVideoWriter
 
             out_fps = fps if fps else info.fps / max(stride, 1)
             writer = stack.enter_context(VideoWriter(annotate, out_fps))
+            delay = 0.0
+            if collector is not None and collector.spotter is not None:
+                cfg = collector.spotter.cfg
+                delay = cfg.window + cfg.micro_max + 0.1
+            annotated = AnnotatedVideoWriter(writer, delay=delay)
         # Frames are decoded here (not inside analyze_video) so the annotated copy can reuse the pixels.
         from mimetic.media.video import iter_frames
 
@@ -137,16 +155,60 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
             result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
             for s in sinks:
                 (s.add if hasattr(s, "add") else s.write)(result)
-            if writer is not None:
-                writer.write(draw_faces(frame.image, result.faces))
+            if collector is not None:
+                new_events = collector.add(result, frame.image)
+                if annotated is not None and new_events:
+                    annotated.add_events(new_events)
+            if annotated is not None:
+                annotated.add(frame.image, result)
             frames += 1
             if summary is not None:
                 summary.faces += len(result.faces)
             if task is not None:
                 progress.advance(task)
+        analysis = collector.finish() if collector is not None else None
+        if annotated is not None:
+            annotated.close(analysis.events or () if analysis is not None else ())
         if task is not None:
             progress.update(task, total=frames, completed=frames)
+    if analysis is not None:
+        _write_video_analysis(analysis, name, out, timeline=timeline, report=report, window=window,
+                              progress=progress)
     return frames
+
+
+def _write_video_analysis(analysis, name: str, out: Path | None, *, timeline: Path | None, report: Path | None,
+                          window: float, progress=None) -> None:
+    from mimetic.video.analysis import events_frame, write_timeline
+
+    def say(text: str) -> None:
+        if progress is not None and not progress.disable:
+            progress.console.print(text, highlight=False)
+
+    if timeline is not None:
+        write_timeline(analysis, timeline, window=window)
+        say(f"timeline: {timeline}")
+    if analysis.events is not None and out is not None:
+        from mimetic.table import write_table
+
+        write_table(events_frame(analysis.events), out / f"{name}.events.csv")
+    if report is not None:
+        from mimetic.video.report import write_report
+
+        write_report(analysis, report, window=window)
+        say(f"report: {report}")
+    stats = analysis.stats()
+    line = f"{stats['tracks']} face track{'s' * (stats['tracks'] != 1)}, {stats['changes']} expression change" \
+           f"{'s' * (stats['changes'] != 1)}"
+    if analysis.events is not None:
+        line += f", {stats['micro']} micro- and {stats['macro']} macro-expression event" \
+                f"{'s' * (stats['macro'] != 1)}"
+        for e in analysis.events[:20]:
+            say(f"  {e.kind:5s} track {e.track_id}: {e.onset:7.2f}-{e.offset:7.2f} s (frames {e.onset_frame}-"
+                f"{e.offset_frame}, apex {e.apex_frame}) {'+'.join(e.regions)} {'+'.join(e.aus)}")
+        if len(analysis.events) > 20:
+            say(f"  ... {len(analysis.events) - 20} more")
+    say(line)
 
 
 def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_out: Path | None, overlay: bool,
@@ -224,7 +286,9 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
 
 
 def run_video_command(file: Path, *, out: Path | None, formats: list[str], annotate: Path | None, fps, stride: int,
-                      start: float, end, max_faces: int, mesh: bool, quiet: bool, baseline: str | None = None) -> int:
+                      start: float, end, max_faces: int, mesh: bool, quiet: bool, baseline: str | None = None,
+                      timeline: Path | None = None, report: Path | None = None, spot: bool = False,
+                      window: float = 1.0) -> int:
     from mimetic.analyzer import Analyzer
 
     console = _console()
@@ -239,7 +303,7 @@ def run_video_command(file: Path, *, out: Path | None, formats: list[str], annot
                 analyzer.set_baseline(baseline)
             n = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
                                    fps=fps, stride=stride, start=start, end=end, mesh=mesh, progress=progress,
-                                   summary=summary)
+                                   summary=summary, timeline=timeline, report=report, spot=spot, window=window)
         summary.ok, summary.frames = 1, n
     except MimeticError as e:
         summary.failed.append(str(e))
