@@ -54,7 +54,8 @@ def test_job_runs_to_the_end_with_progress_and_results(client):
     assert progress == sorted(progress) and progress[-1] == 1.0
     done = client.get(f"/api/v1/jobs/{job['id']}").json()
     assert done["frames"] == 72 and done["frames_total"] == 72 and done["error"] is None
-    assert set(done["files"]) == {"frames.csv", "frames.jsonl", "annotated.mp4", "timeline.json"}
+    assert set(done["files"]) == {"frames.csv", "frames.jsonl", "annotated.mp4", "timeline.json", "timeline.csv",
+                                  "windows.csv", "changes.csv", "events.csv", "report.html"}
     stats = done["stats"]
     assert stats["frames"] == 72 and stats["frames_with_face"] == 72 and stats["dominant_expression"] == "happiness"
     assert stats["aus"]["AU12"]["max"] > 2
@@ -72,7 +73,35 @@ def test_job_runs_to_the_end_with_progress_and_results(client):
     timeline = client.get(done["urls"]["timeline"]).json()
     assert len(timeline["t"]) == 72 and len(timeline["expression"]["classes"]) == 8
     assert max(timeline["expression"]["scores"]["happiness"]) > 0.9 and "AU12" in timeline["aus"]
-    # the upload itself is gone; only results remain
+    # the change log and the spotted micro-expressions, as JSON for the page and as CSV files
+    changes, spotted = timeline["changes"], timeline["events"]
+    assert isinstance(changes, list) and isinstance(spotted, list) and changes
+    assert {"label", "start", "end", "duration", "track", "start_frame", "previous"} <= set(changes[0])
+    assert changes[-1]["label"] == "happiness" and changes[0]["previous"] is None
+    assert [c["start"] for c in changes] == sorted(c["start"] for c in changes)
+    assert abs(sum(c["duration"] for c in changes) - 2.4) < 0.05  # the segments tile the 72 frames at 30 fps
+    for e in spotted:
+        assert e["kind"] in ("micro", "macro") and e["onset"] <= e["apex"] <= e["offset"]
+        assert e["onset_frame"] <= e["apex_frame"] <= e["offset_frame"] and isinstance(e["regions"], list)
+        assert isinstance(e["aus"], list)
+    assert stats["segments"] == len(changes) and stats["changes"] >= 0
+    assert stats["events"]["micro"] + stats["events"]["macro"] == len(spotted)
+    changes_csv = client.get(done["files"]["changes.csv"])
+    assert changes_csv.headers["content-type"].startswith("text/csv")
+    assert len(changes_csv.text.strip().splitlines()) == len(changes) + 1
+    events_csv = client.get(done["files"]["events.csv"]).text.strip().splitlines()
+    assert events_csv[0].startswith("track_id,onset_frame") and len(events_csv) == len(spotted) + 1
+    tl_csv = client.get(done["files"]["timeline.csv"]).text.strip().splitlines()
+    assert tl_csv[0].startswith("track_id,frame,timestamp") and len(tl_csv) == 73
+    report = client.get(done["files"]["report.html"])
+    assert report.headers["content-type"].startswith("text/html")
+    assert "sandbox" in report.headers["content-security-policy"]  # self-contained: loads nothing, runs nothing
+    html = report.text
+    assert html.startswith("<!DOCTYPE html>") and "clip.mp4" in html and "Change log" in html
+    assert "source.mp4" not in html and str(client.app.state.services.runner.root) not in html  # no server paths
+    download = client.get(done["files"]["report.html"], params={"download": "true"})
+    assert "attachment" in download.headers["content-disposition"]
+    # the upload itself is gone; only results remain (no report_plots/ folder, no duplicate frames.events.csv)
     folder = client.app.state.services.runner.folder(job["id"])
     assert sorted(p.name for p in folder.iterdir()) == sorted(done["files"])
 
@@ -83,7 +112,8 @@ def test_sampled_job_without_extras_and_kept_upload(client):
     assert r.status_code == 202, r.text
     done = wait_done(client, r.json()["id"])
     assert done["status"] == "done" and done["keep_media"]
-    assert set(done["files"]) == {"frames.csv", "timeline.json", "source.mp4"}
+    assert set(done["files"]) == {"frames.csv", "timeline.json", "source.mp4", "timeline.csv", "windows.csv",
+                                  "changes.csv", "events.csv", "report.html"}
     assert 10 <= done["frames"] <= 14 and done["params"]["fps"] == 5
     assert client.get(done["files"]["source.mp4"]).content == SINGLE
     assert "source" not in done["params"]  # server-side names stay internal
@@ -97,6 +127,9 @@ def test_video_without_faces(client):
     assert done["stats"]["frames_with_face"] == 0 and "dominant_expression" not in done["stats"]
     timeline = client.get(done["urls"]["timeline"]).json()
     assert not any(timeline["face"])
+    assert timeline["changes"] == [] and timeline["events"] == []
+    assert done["stats"]["changes"] == 0 and done["stats"]["events"] == {"micro": 0, "macro": 0}
+    assert "No face was found" in client.get(done["files"]["report.html"]).text
 
 
 def test_delete_job(client):

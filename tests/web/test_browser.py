@@ -51,9 +51,35 @@ def test_video_page_processes_a_video_and_shows_the_timeline(page, live_server, 
     box = chart.bounding_box()
     chart.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
     page.wait_for_function("document.querySelector('#player').currentTime > 1.0")
+    # the change log (neutral, then happiness) and the micro-expression table; a row seeks the video
+    page.wait_for_selector("#changes-card:not([hidden])", timeout=TIMEOUT)
+    page.wait_for_selector("#events-card:not([hidden])", timeout=TIMEOUT)
+    rows = page.locator("#changes tbody tr")
+    assert rows.count() >= 2 and rows.last.locator("[data-label]").get_attribute("data-label") == "happiness"
+    assert "happiness" in rows.last.inner_text()
+    rows.first.click()
+    page.wait_for_function("document.querySelector('#player').currentTime < 0.1")
+    start = float(rows.last.get_attribute("data-time"))
+    assert 0.2 < start < 2.0
+    rows.last.click()
+    page.wait_for_function(f"Math.abs(document.querySelector('#player').currentTime - {start}) < 0.05")
+    events = page.locator("#events tbody tr[data-time]")
+    if events.count():  # single_face.mp4 has two brief mouth movements; seek to the second one's onset
+        onset = float(events.last.get_attribute("data-time"))
+        events.last.click()
+        page.wait_for_function(f"Math.abs(document.querySelector('#player').currentTime - {onset}) < 0.05")
+        assert events.last.locator(".kind").text_content() in ("micro", "macro")
+    # the HTML report and the CSV downloads
+    report = page.locator("#open-report")
+    assert report.is_visible() and report.get_attribute("href").endswith("/files/report.html")
+    html = page.request.get(live_server.url + report.get_attribute("href")).text()
+    assert html.startswith("<!DOCTYPE html>") and "single_face.mp4" in html
+    for name in ("changes.csv", "events.csv", "timeline.csv", "frames.csv"):
+        assert page.locator(f'#downloads a[data-file="{name}"]').count() == 1, name
     # the job survives a reload (its id is in the URL)
     page.reload()
     page.wait_for_selector("#timeline:not([hidden])", timeout=TIMEOUT)
+    page.wait_for_selector("#changes-card:not([hidden])", timeout=TIMEOUT)
     assert page.locator("#recent-list li").count() >= 1
     page.wait_for_timeout(400)  # let the progress bar finish its transition
     page.screenshot(path=str(artifacts / "web_video.png"), full_page=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,34 @@ def test_timeline_is_thinned(tmp_path):
     csv.write_text("source,frame,timestamp,face_id,success,AU12_r\n" + rows + "\n")
     timeline, stats = build_timeline(csv, max_points=1000)
     assert len(timeline["t"]) <= 1000 and timeline["step"] == 5 and stats["frames"] == 5000
+
+
+def test_timeline_carries_the_change_log_and_events(tmp_path):
+    from mimetic.web.timeline import build_timeline
+
+    csv = tmp_path / "frames.csv"
+    csv.write_text("source,frame,timestamp,face_id,success,AU12_r\nv,0,0.0,0,1,1.5\nv,1,0.04,0,1,2.5\n")
+    changes = tmp_path / "changes.csv"  # track 0: neutral, happiness, (absent), happiness; track 1: sadness
+    changes.write_text("track_id,label,start_frame,end_frame,start,end,duration,mean_score,peak_score,peak_frame\n"
+                       "0,neutral,0,24,0.0,1.0,1.0,0.8,0.9,3\n0,happiness,25,49,1.0,2.0,1.0,0.9,0.95,30\n"
+                       "0,happiness,75,99,3.0,4.0,1.0,0.9,0.95,80\n1,sadness,12,49,0.5,2.0,1.5,0.7,0.8,20\n")
+    events = tmp_path / "events.csv"
+    events.write_text("track_id,onset_frame,apex_frame,offset_frame,onset,apex,offset,duration,kind,score,motion,"
+                      "regions,aus\n0,30,33,36,1.2,1.32,1.44,0.28,micro,2.5,0.05,nose+mouth,AU12+AU25\n"
+                      "1,10,20,40,0.4,0.8,1.6,1.24,macro,1.5,0.03,,\n")
+    timeline, stats = build_timeline(csv, changes=changes, events=events)
+    got = [(c["track"], c["label"], c["start"], c["previous"]) for c in timeline["changes"]]
+    assert got == [(0, "neutral", 0.0, None), (1, "sadness", 0.5, None), (0, "happiness", 1.0, "neutral"),
+                   (0, "happiness", 3.0, None)]  # in time order; nothing "before" after the face was absent
+    assert stats["segments"] == 4 and stats["changes"] == 1 and stats["events"] == {"micro": 1, "macro": 1}
+    first, second = timeline["events"]  # in onset order
+    assert second == {"kind": "micro", "track": 0, "onset": 1.2, "apex": 1.32, "offset": 1.44, "duration": 0.28,
+                      "onset_frame": 30, "apex_frame": 33, "offset_frame": 36, "regions": ["nose", "mouth"],
+                      "aus": ["AU12", "AU25"], "score": 2.5}
+    assert first["kind"] == "macro" and first["regions"] == [] and first["aus"] == []
+    json.dumps(timeline, allow_nan=False)  # plain JSON: no NaN
+    timeline, stats = build_timeline(csv, changes=tmp_path / "missing.csv")  # an older job: no lists, no counts
+    assert timeline["changes"] is None and timeline["events"] is None and "changes" not in stats
 
 
 def test_pool_closes_its_analyzers():

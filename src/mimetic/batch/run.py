@@ -98,14 +98,15 @@ def _write_overlay(rgb, result, path: Path) -> None:
 def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, formats: list[str], *,
                        annotate: Path | None, fps, stride, start=0.0, end=None, mesh=False, progress=None,
                        summary: Summary | None = None, timeline: Path | None = None, report: Path | None = None,
-                       spot: bool = False, window: float = 1.0):
+                       spot: bool = False, window: float = 1.0, source_name: str | None = None):
     """Stream one video through the analyser into its outputs; returns the number of frames analysed.
 
     Besides the per-frame table/JSON lines and the annotated copy: ``timeline`` (a .csv/.parquet path: the
     per-track timeline and its siblings, see :mod:`mimetic.video.analysis`), ``report`` (an .html path: the
     self-contained report, plots also as PNG beside it), ``spot`` (micro-expression spotting: events in the
     timeline, the report, ``out/<name>.events.csv`` and the annotated video), ``window`` (seconds per row of the
-    windowed timeline). Only the small per-frame numbers are kept for these, so memory stays flat.
+    windowed timeline), ``source_name`` (the name the report shows instead of ``path``, e.g. an upload's own name).
+    Only the small per-frame numbers are kept for these, so memory stays flat.
     """
     from contextlib import ExitStack
 
@@ -124,7 +125,7 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
     if timeline is not None or report is not None or spot:
         from mimetic.video.analysis import VideoCollector
 
-        collector = VideoCollector(str(path), spot=spot, keep_crops=report is not None)
+        collector = VideoCollector(source_name or str(path), spot=spot, keep_crops=report is not None)
     with ExitStack() as stack:
         sinks = []
         if out is not None:

@@ -31,7 +31,12 @@ _ERRORS = {s: {"model": ErrorResponse} for s in (404, 408, 413, 415, 422, 503, 5
 #: file suffix -> media type for result downloads
 MEDIA_TYPES = {".csv": "text/csv; charset=utf-8", ".jsonl": "application/x-ndjson", ".json": "application/json",
                ".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
-               ".mov": "video/quicktime", ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo"}
+               ".html": "text/html; charset=utf-8", ".mov": "video/quicktime", ".mkv": "video/x-matroska",
+               ".webm": "video/webm", ".avi": "video/x-msvideo"}
+#: a job's HTML report is self-contained (inline styles, data: images, no scripts): it may load nothing at all, and
+#: is sandboxed (an opaque origin that cannot call the API)
+REPORT_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+              "sandbox")
 #: upload suffixes a kept video may get (only ever one of these literals, picked from the sniffed container)
 VIDEO_SUFFIX = {"mp4": ".mp4", "matroska": ".mkv", "avi": ".avi", "mpeg": ".mpg", "flv": ".flv", "asf": ".wmv",
                 "ogg": ".ogv", "gif": ".gif"}
@@ -260,7 +265,8 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
 
 
 @router.get("/jobs/{job_id}/timeline", responses=_ERRORS, tags=["videos"],
-            summary="A finished job's timeline: per-frame expression scores, AU intensities and pose (thinned)")
+            summary="A finished job's timeline: per-frame expression scores, AU intensities and pose (thinned), "
+                    "the change log and the micro-expression events")
 async def job_timeline(request: Request, job_id: str) -> Response:
     svc = services(request)
     job = await run_in_threadpool(svc.runner.get, job_id)
@@ -271,7 +277,8 @@ async def job_timeline(request: Request, job_id: str) -> Response:
 
 
 @router.get("/jobs/{job_id}/files/{name}", responses=_ERRORS, tags=["videos"],
-            summary="One result file: frames.csv, frames.jsonl, annotated.mp4, timeline.json, source.* (kept)")
+            summary="One result file: frames.csv, frames.jsonl, annotated.mp4, timeline.json, timeline.csv, "
+                    "windows.csv, changes.csv, events.csv, report.html, source.* (kept)")
 async def job_file(request: Request, job_id: str, name: str,
                    download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:
     svc = services(request)
@@ -280,7 +287,10 @@ async def job_file(request: Request, job_id: str, name: str,
         have = ", ".join(job.files) or "none yet"
         raise ApiError(404, f"job {job_id} has no file {name!r} (files: {have})")
     stored = job.files[job.files.index(name)]  # the stored value, not the request's
-    return _file(svc.runner.folder(job.id) / stored, f"mimetic-video-{job.id[:8]}-{stored}", download)
+    response = _file(svc.runner.folder(job.id) / stored, f"mimetic-video-{job.id[:8]}-{stored}", download)
+    if stored.endswith(".html"):
+        response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
 
 
 @router.delete("/jobs/{job_id}", status_code=204, responses=_ERRORS, tags=["videos"],

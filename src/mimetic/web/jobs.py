@@ -3,10 +3,13 @@
 A job's life: ``POST /api/v1/jobs`` streams the upload into ``<data>/jobs/<id>/source.<ext>``, checks it by
 decoding (:mod:`mimetic.web.videocheck`), creates the row (``queued``) and puts the id on the queue (503 when the
 queue is full). A worker marks it ``running`` and streams the video through
-:func:`mimetic.batch.run.analyze_video_file` — the same code as ``mimetic video`` — into ``frames.csv``,
-``frames.jsonl`` and ``annotated.mp4`` (each written atomically), then builds ``timeline.json`` and the statistics
+:func:`mimetic.batch.run.analyze_video_file` — the same code as ``mimetic video --spot --timeline --report`` — into
+``frames.csv``, ``frames.jsonl`` and ``annotated.mp4`` (with event markers), the per-track ``timeline.csv`` with its
+``windows.csv``, ``changes.csv`` (the change log) and ``events.csv`` (spotted micro-/macro-expressions), and the
+self-contained ``report.html`` (each written atomically); then it builds ``timeline.json`` and the statistics
 (:mod:`mimetic.web.timeline`) and marks it ``done``. Any error marks it ``failed`` with the reason. Temporary files
-are removed when the job ends, and the upload too unless the job was created with ``keep``.
+(and the report's PNG folder) are removed when the job ends, and the upload too unless the job was created with
+``keep``.
 
 At start-up, jobs left ``running`` by a stopped server are marked failed with a reason; ``queued`` ones are queued
 again (their upload is still there) or failed when it is gone.
@@ -36,6 +39,10 @@ RESULT_CSV = "frames.csv"
 RESULT_JSONL = "frames.jsonl"
 RESULT_VIDEO = "annotated.mp4"
 RESULT_TIMELINE = "timeline.json"
+RESULT_REPORT = "report.html"
+RESULT_TIMELINE_CSV = "timeline.csv"
+#: the video module writes these beside timeline.csv as timeline.<tag>.csv; a job keeps them as <tag>.csv
+RESULT_SIBLINGS = ("windows", "changes", "events")
 #: how often a running job's progress is written to the database (seconds); readers also see it in memory
 DB_EVERY = 1.0
 RESTART_REASON = "interrupted: the server stopped while this job was running; upload the video again"
@@ -63,6 +70,8 @@ class Progress:
 
 class _ProgressAdapter:
     """What analyze_video_file expects of a rich Progress (add_task / advance / update), feeding the runner."""
+
+    disable = True  # analyze_video_file prints its summary only to an enabled rich Progress
 
     def __init__(self, runner: "JobRunner", job_id: str, deadline: float):
         self.runner, self.job_id, self.deadline = runner, job_id, deadline
@@ -247,13 +256,24 @@ class JobRunner:
             frames = analyze_video_file(analyzer, source, "frames", folder, formats, annotate=annotate,
                                         fps=params.get("fps"), stride=int(params.get("stride") or 1),
                                         start=float(params.get("start") or 0.0), end=params.get("end"),
-                                        progress=adapter)
+                                        progress=adapter, timeline=folder / RESULT_TIMELINE_CSV,
+                                        report=folder / RESULT_REPORT, spot=True,
+                                        source_name=job.source_name or "video")
             files = [RESULT_CSV] + ([RESULT_JSONL] if "json" in formats else [])
             if annotate is not None and annotate.is_file():
                 files.append(RESULT_VIDEO)
+            for name in (RESULT_REPORT, RESULT_TIMELINE_CSV):
+                if (folder / name).is_file():
+                    files.append(name)
+            for tag in RESULT_SIBLINGS:  # timeline.changes.csv -> changes.csv (names stay fixed literals)
+                written = folder / f"{Path(RESULT_TIMELINE_CSV).stem}.{tag}.csv"
+                if written.is_file():
+                    written.replace(folder / f"{tag}.csv")
+                    files.append(f"{tag}.csv")
             from mimetic.web.timeline import build_timeline
 
-            timeline, stats = build_timeline(folder / RESULT_CSV)
+            timeline, stats = build_timeline(folder / RESULT_CSV, changes=folder / "changes.csv",
+                                             events=folder / "events.csv")
             import json
 
             tmp = folder / f".{RESULT_TIMELINE}.partial"
@@ -307,7 +327,9 @@ class JobRunner:
         job = self.store.get(job_id)
         source = str(job.params.get("source", "")) if job else ""
         for p in folder.iterdir():
-            if p.name.startswith(".") or ".partial" in p.name:
+            if p.is_dir() and not p.is_symlink():  # the report's PNG plots (report_plots/): inside report.html too
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name.startswith(".") or ".partial" in p.name:
                 p.unlink(missing_ok=True)
             elif p.name == source and not keep_source:
                 p.unlink(missing_ok=True)

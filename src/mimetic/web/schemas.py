@@ -52,8 +52,11 @@ class Job(BaseModel):
     started_at: str | None
     finished_at: str | None
     stats: dict[str, Any] | None = Field(description="statistics of the finished job: frames, faces, expression "
-                                                     "share, AU mean/max/present share, pose")
-    files: dict[str, str] = Field(description="result file name -> URL")
+                                                     "share, AU mean/max/present share, pose, segments and "
+                                                     "expression changes, micro/macro event counts")
+    files: dict[str, str] = Field(description="result file name -> URL (frames.csv, frames.jsonl, annotated.mp4, "
+                                              "timeline.json, timeline.csv, windows.csv, changes.csv, events.csv, "
+                                              "report.html, source.*)")
     urls: dict[str, str] = Field(description="self, events (SSE), timeline, page")
 
 

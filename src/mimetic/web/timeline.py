@@ -3,6 +3,10 @@
 The timeline follows the main face of each frame (``face_id`` 0, the most confident) and is thinned to at most
 ``max_points`` samples so a browser can draw it at once; the full data stays in the CSV / JSON lines. Columns that
 a table lacks (an older AU set, no expression yet) are simply left out, never an error.
+
+With the video module's change log and spotted events (``changes.csv``, ``events.csv``, see
+:mod:`mimetic.video.analysis`), the timeline also carries ``changes`` and ``events`` as lists (every track, at most
+``MAX_ROWS`` each) and the statistics their counts, so the page needs no CSV parsing.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from mimetic.types import EXPRESSIONS
 
 MAX_POINTS = 2000
+#: at most this many change-log rows and events go into the timeline JSON (the CSV files have all of them)
+MAX_ROWS = 1000
 #: AUs whose share of frames "present" is reported (all AUs in the table are in the timeline)
 POSE = ("pose_yaw", "pose_pitch", "pose_roll")
 
@@ -30,8 +36,84 @@ def _clean(values, digits: int = 3) -> list[float | None]:
     return out
 
 
-def build_timeline(csv_path: Path, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(timeline, stats) for the table at ``csv_path``."""
+def _num(v, digits: int = 4) -> float | None:
+    return _clean([v], digits)[0]
+
+
+def _int(v) -> int | None:
+    f = _num(v, 0)
+    return None if f is None else int(f)
+
+
+def _parts(v) -> list[str]:
+    return [p for p in str(v).split("+") if p] if isinstance(v, str) else []
+
+
+def read_changes(path: Path, *, max_rows: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """The change log from the video module's segments table (``changes.csv``): per segment, in time order, the
+    track, label, start/end/duration (seconds), start/end frame, mean score and the label before (``None`` at a
+    track's start or after the face was absent; segments of a run tile it, so "before" is the segment ending
+    where this one starts)."""
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    if df.empty:
+        return []
+    df = df.sort_values(["start", "track_id"], kind="stable")
+    out: list[dict[str, Any]] = []
+    last: dict[Any, dict[str, Any]] = {}
+    for r in df.itertuples(index=False):
+        track = _int(r.track_id)
+        start, end = _num(r.start), _num(r.end)
+        prev = last.get(track)
+        before = prev["label"] if prev is not None and prev["end"] is not None and start is not None \
+            and abs(prev["end"] - start) < 1e-3 else None
+        row = {"track": track, "label": str(r.label), "start": start, "end": end, "duration": _num(r.duration),
+               "start_frame": _int(r.start_frame), "end_frame": _int(r.end_frame),
+               "mean_score": _num(r.mean_score, 3), "previous": before}
+        last[track] = row
+        out.append(row)
+    return out[:max_rows]
+
+
+def read_events(path: Path, *, max_rows: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """Spotted micro-/macro-expressions from ``events.csv``: kind, track, onset/apex/offset in seconds and frames,
+    duration, the regions that moved and the AUs that changed most, the peak score; in onset order."""
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    if df.empty:
+        return []
+    df = df.sort_values(["onset", "track_id"], kind="stable")
+    return [{"kind": str(r.kind), "track": _int(r.track_id),
+             "onset": _num(r.onset), "apex": _num(r.apex), "offset": _num(r.offset), "duration": _num(r.duration),
+             "onset_frame": _int(r.onset_frame), "apex_frame": _int(r.apex_frame), "offset_frame": _int(r.offset_frame),
+             "regions": _parts(r.regions), "aus": _parts(r.aus), "score": _num(r.score, 3)}
+            for r in df.head(max_rows).itertuples(index=False)]
+
+
+def build_timeline(csv_path: Path, *, max_points: int = MAX_POINTS, changes: Path | None = None,
+                   events: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(timeline, stats) for the table at ``csv_path``; ``changes`` / ``events``: the video module's change log
+    and events tables, when they were written (else the timeline's lists are ``None``)."""
+    timeline, stats = _build(csv_path, max_points)
+    timeline["changes"] = read_changes(changes) if changes is not None and changes.is_file() else None
+    timeline["events"] = read_events(events) if events is not None and events.is_file() else None
+    if timeline["changes"] is not None:
+        import pandas as pd
+
+        seg = pd.read_csv(changes, usecols=["track_id", "label"])
+        stats["segments"] = int(len(seg))
+        stats["changes"] = int(sum((g["label"] != g["label"].shift()).sum() - 1 for _, g in seg.groupby("track_id")))
+    if timeline["events"] is not None:
+        import pandas as pd
+
+        kinds = pd.read_csv(events, usecols=["kind"])["kind"]
+        stats["events"] = {"micro": int((kinds == "micro").sum()), "macro": int((kinds == "macro").sum())}
+    return timeline, stats
+
+
+def _build(csv_path: Path, max_points: int) -> tuple[dict[str, Any], dict[str, Any]]:
     import pandas as pd
 
     wanted = {"frame", "timestamp", "face_id", "success", "expression", *POSE}

@@ -1,4 +1,5 @@
-// Small line charts on <canvas>: time on x, one or more series on y, a playhead, click to seek.
+// Small line charts on <canvas>: time on x, one or more series on y, shaded time bands (events), a playhead,
+// click to seek.
 
 function niceStep(span, target) {
   const raw = span / Math.max(1, target);
@@ -26,6 +27,7 @@ export class LineChart {
     this.onSeek = onSeek;
     this.t = [];
     this.series = [];
+    this.bands = [];
     this.playhead = null;
     this.hover = null;
     this.margin = { left: 44, right: 14, top: 10, bottom: 26 };
@@ -45,6 +47,12 @@ export class LineChart {
     this.t0 = ts.length ? Math.min(...ts) : 0;
     this.t1 = ts.length ? Math.max(...ts) : 1;
     if (this.t1 <= this.t0) this.t1 = this.t0 + 1;
+    this.draw();
+  }
+
+  /** Shaded intervals behind the series: [{t0, t1, color, mark}] (mark: a time drawn as a line, e.g. an apex). */
+  setBands(bands) {
+    this.bands = bands || [];
     this.draw();
   }
 
@@ -101,6 +109,26 @@ export class LineChart {
     }
     ctx.strokeStyle = "#cbd5e1";
     ctx.beginPath(); ctx.moveTo(m.left, m.top + H + 0.5); ctx.lineTo(m.left + W, m.top + H + 0.5); ctx.stroke();
+
+    const clampX = (tv) => x(Math.max(this.t0, Math.min(this.t1, tv)));
+    for (const b of this.bands) {
+      if (!isFinite(b.t0) || !isFinite(b.t1)) continue;
+      const x0 = clampX(b.t0);
+      const x1 = Math.max(x0 + 2, clampX(b.t1));
+      ctx.globalAlpha = 0.13;
+      ctx.fillStyle = b.color;
+      ctx.fillRect(x0, m.top, x1 - x0, H);
+      ctx.globalAlpha = 1;
+      ctx.fillRect(x0, m.top, x1 - x0, 3);
+      if (isFinite(b.mark)) {
+        const xm = Math.round(clampX(b.mark)) + 0.5;
+        ctx.strokeStyle = b.color;
+        ctx.lineWidth = 1;
+        ctx.setLineDash([3, 3]);
+        ctx.beginPath(); ctx.moveTo(xm, m.top); ctx.lineTo(xm, m.top + H); ctx.stroke();
+        ctx.setLineDash([]);
+      }
+    }
 
     ctx.lineJoin = "round";
     for (const s of this.series) {

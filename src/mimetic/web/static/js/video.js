@@ -1,11 +1,18 @@
 // Video page: upload with progress, a background job followed by server-sent events (and kept in the URL, so a
-// reload picks it up again), then the annotated video, timeline charts, statistics and downloads.
+// reload picks it up again), then the annotated video, timeline charts (with the spotted events), the change log
+// and the micro-expression table (click a row to seek), statistics, the HTML report and downloads.
 import { API, boot, t, el, $, num, percent, barRow, apiError, setStatus, dropZone, exprName, auName, EXPR_COLORS } from "./common.js";
 import { LineChart } from "./charts.js";
 
 const AU_COLORS = ["#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#06b6d4", "#a855f7", "#ec4899", "#84cc16", "#64748b", "#0ea5e9"];
 const DEFAULT_AUS = ["AU01", "AU04", "AU06", "AU12", "AU15", "AU25"];
 const RECENT_KEY = "mimetic.recentJobs";
+const KIND_COLORS = { micro: "#dc2626", macro: "#ea580c" };  // as the annotated video's event markers
+const DOWNLOADS = {
+  "frames.csv": "download.csv", "frames.jsonl": "download.jsonl", "annotated.mp4": "download.video",
+  "timeline.json": "download.timeline", "timeline.csv": "download.timeline_csv", "windows.csv": "download.windows",
+  "changes.csv": "download.changes", "events.csv": "download.events", "report.html": "download.report",
+};
 
 const drop = $("#drop");
 const input = $("#file");
@@ -20,6 +27,7 @@ let source = null;      // the EventSource of the job being followed
 let currentJob = null;
 let charts = [];
 let offset = 0;         // timeline time of the annotated video's first frame
+let changeRows = [];    // [{row, start, end}] of the change log, to mark the one playing
 
 dropZone(drop, input, upload);
 $("#new-video").addEventListener("click", () => reset(true));
@@ -176,18 +184,140 @@ async function showResults(job) {
     $("#no-video").hidden = false;
   }
   showStats(job.stats || {});
+  const report = $("#open-report");
+  report.hidden = !files["report.html"];
+  if (files["report.html"]) report.href = files["report.html"];
   const dl = $("#downloads");
   dl.replaceChildren();
-  const names = { "frames.csv": "download.csv", "frames.jsonl": "download.jsonl", "annotated.mp4": "download.video", "timeline.json": "download.timeline" };
-  for (const [name, url] of Object.entries(files)) {
-    dl.append(el("a", { class: "button", href: url + "?download=true", download: name, text: names[name] ? t(names[name]) : name }));
+  const order = Object.keys(DOWNLOADS);
+  const rank = (name) => (order.includes(name) ? order.indexOf(name) : order.length);
+  for (const [name, url] of Object.entries(files).sort((a, b) => rank(a[0]) - rank(b[0]))) {
+    dl.append(el("a", { class: "button", href: url + "?download=true", download: name, title: name,
+      dataset: { file: name }, text: DOWNLOADS[name] ? t(DOWNLOADS[name]) : name }));
   }
   if (files["timeline.json"]) {
     const r = await fetch(job.urls.timeline);
     if (r.ok) drawTimeline(await r.json());
   } else {
     $("#timeline").hidden = true;
+    showChanges(null);
+    showEvents(null);
   }
+}
+
+/** Jump the annotated video to a time of the timeline (seconds in the source video). */
+function seek(time) {
+  if (player.hidden || !player.src || typeof time !== "number" || !isFinite(time)) return;
+  player.currentTime = Math.max(0, time - offset);
+}
+
+/** m:ss.ss */
+function clock(s) {
+  if (typeof s !== "number" || !isFinite(s)) return "–";
+  const m = Math.floor(s / 60);
+  return `${m}:${(s - 60 * m).toFixed(2).padStart(5, "0")}`;
+}
+
+function seconds(s) {
+  return typeof s === "number" && isFinite(s) ? `${num(s, 2)} s` : "–";
+}
+
+/** A table row that seeks the video to `time` when clicked (or Enter / Space). */
+function seekRow(time, cells, label) {
+  const row = el("tr", { tabindex: "0", title: t("video.seek_row"), "aria-label": label, dataset: { time: String(time) } }, cells);
+  const go = () => seek(time);
+  row.addEventListener("click", go);
+  row.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); }
+  });
+  return row;
+}
+
+/** The UI text for `key`, or `fallback` when the catalogue has none (values from the server, e.g. region names). */
+function known(key, fallback) {
+  return boot.messages[key] !== undefined ? t(key) : fallback;
+}
+
+function several(list) {
+  return new Set(list.map((x) => x.track)).size > 1;
+}
+
+function pairLayout() {
+  const both = !$("#changes-card").hidden && !$("#events-card").hidden;
+  $("#results-pair").classList.toggle("single", !both);
+}
+
+function showChanges(changes) {
+  const card = $("#changes-card");
+  const table = $("#changes");
+  table.replaceChildren();
+  changeRows = [];
+  card.hidden = !Array.isArray(changes);
+  pairLayout();
+  if (card.hidden) return;
+  const tracks = several(changes);
+  table.append(el("thead", {}, el("tr", {}, [
+    tracks ? el("th", { text: t("video.col_track") }) : null,
+    el("th", { text: t("video.col_time") }), el("th", { text: t("video.col_expression") }),
+    el("th", { class: "num", text: t("video.col_duration") }),
+  ])));
+  const body = el("tbody");
+  if (!changes.length) {
+    body.append(el("tr", {}, el("td", { class: "empty-row", colspan: tracks ? "4" : "3", text: t("video.no_changes") })));
+  }
+  for (const c of changes) {
+    const chip = el("span", { class: "chip" });
+    chip.style.background = EXPR_COLORS[c.label] || "#64748b";
+    const row = seekRow(c.start, [
+      tracks ? el("td", { text: String(c.track ?? "–") }) : null,
+      el("td", { text: clock(c.start) }),
+      el("td", { dataset: { label: c.label } }, [chip, exprName(c.label)]),
+      el("td", { class: "num", text: seconds(c.duration) }),
+    ], `${clock(c.start)} ${exprName(c.label)}`);
+    changeRows.push({ row, start: c.start, end: c.end ?? c.start + (c.duration || 0) });
+    body.append(row);
+  }
+  table.append(body);
+}
+
+function showEvents(events) {
+  const card = $("#events-card");
+  const table = $("#events");
+  table.replaceChildren();
+  card.hidden = !Array.isArray(events);
+  pairLayout();
+  if (card.hidden) return;
+  const tracks = several(events);
+  table.append(el("thead", {}, el("tr", {}, [
+    tracks ? el("th", { text: t("video.col_track") }) : null,
+    el("th", { text: t("video.col_kind") }), el("th", { text: t("video.col_onset") }),
+    el("th", { text: t("video.col_apex") }), el("th", { text: t("video.col_offset") }),
+    el("th", { class: "num", text: t("video.col_duration") }), el("th", { text: t("video.col_regions") }),
+  ])));
+  const body = el("tbody");
+  if (!events.length) {
+    body.append(el("tr", {}, el("td", { class: "empty-row", colspan: tracks ? "7" : "6", text: t("video.no_events") })));
+  }
+  const at = (time, frame) => el("td", { title: t("video.frame_n", { n: frame ?? "–" }), text: clock(time) });
+  for (const e of events) {
+    const regions = (e.regions || []).map((r) => known("region." + r, r));
+    const aus = (e.aus || []).map((code) => el("span", { class: "au", title: auName(code), text: code }));
+    const tags = el("td", { class: "tags" }, [regions.join(", ") || "–"]);
+    if (aus.length) { tags.append(el("br")); aus.forEach((a, i) => { if (i) tags.append(" "); tags.append(a); }); }
+    body.append(seekRow(e.onset, [
+      tracks ? el("td", { text: String(e.track ?? "–") }) : null,
+      el("td", {}, el("span", { class: "kind " + e.kind, text: known("video.kind_" + e.kind, e.kind) })),
+      at(e.onset, e.onset_frame), at(e.apex, e.apex_frame), at(e.offset, e.offset_frame),
+      el("td", { class: "num", text: seconds(e.duration) }),
+      tags,
+    ], `${e.kind} ${clock(e.onset)}`));
+  }
+  table.append(body);
+}
+
+/** Mark the change-log row whose expression is showing at `time`. */
+function markCurrent(time) {
+  for (const c of changeRows) c.row.classList.toggle("current", time >= c.start - 1e-3 && time < c.end - 1e-3);
 }
 
 function showStats(s) {
@@ -199,6 +329,8 @@ function showStats(s) {
   fact(t("video.duration"), typeof s.duration_s === "number" ? `${num(s.duration_s, 1)} s` : "–");
   fact(t("video.max_faces"), String(s.max_faces ?? "–"));
   fact(t("video.dominant"), s.dominant_expression ? exprName(s.dominant_expression) : "–");
+  if (typeof s.changes === "number") fact(t("video.changes_count"), String(s.changes));
+  if (s.events) fact(t("video.events_count"), t("video.events_value", { micro: s.events.micro ?? 0, macro: s.events.macro ?? 0 }));
   const share = $("#share");
   share.replaceChildren();
   if (s.expression_share) {
@@ -244,10 +376,6 @@ function drawTimeline(tl) {
   $("#timeline").hidden = false;
   const ts = tl.t || [];
   offset = ts.find((v) => v !== null) || 0;
-  const seek = (time) => {
-    if (player.hidden || !player.src) return;
-    player.currentTime = Math.max(0, time - offset);
-  };
   const exprChart = new LineChart($("#expr-chart"), { yMax: 1, onSeek: seek });
   const classes = (tl.expression && tl.expression.classes) || [];
   const legend = $("#expr-legend");
@@ -259,6 +387,18 @@ function drawTimeline(tl) {
     return { key: c, color: EXPR_COLORS[c] || "#64748b", values: tl.expression.scores[c] };
   });
   exprChart.setData(ts, exprSeries);
+  const events = Array.isArray(tl.events) ? tl.events : [];
+  exprChart.setBands(events.map((e) => ({ t0: e.onset, t1: e.offset, mark: e.apex, color: KIND_COLORS[e.kind] || KIND_COLORS.macro })));
+  const eventLegend = $("#event-legend");
+  eventLegend.replaceChildren();
+  for (const kind of ["micro", "macro"]) {
+    if (!events.some((e) => e.kind === kind)) continue;
+    const sw = el("span", { class: "swatch band" });
+    sw.style.background = KIND_COLORS[kind];
+    eventLegend.append(el("span", { class: "key" }, [sw, known("video.kind_" + kind, kind)]));
+  }
+  showChanges(Array.isArray(tl.changes) ? tl.changes : null);
+  showEvents(Array.isArray(tl.events) ? tl.events : null);
 
   const auChart = new LineChart($("#au-chart"), { yMax: 5, yTicks: [0, 1, 2, 3, 4, 5],
     yFormat: (v) => (v === 0 ? "0" : "ABCDE"[v - 1] || String(v)), onSeek: seek });
@@ -298,11 +438,13 @@ function drawTimeline(tl) {
   charts = [exprChart, auChart];
   const tick = () => {
     charts.forEach((c) => c.setPlayhead(player.currentTime + offset));
+    markCurrent(player.currentTime + offset);
     if (!player.paused) requestAnimationFrame(tick);
   };
   player.addEventListener("timeupdate", tick);
   player.addEventListener("play", () => requestAnimationFrame(tick));
   player.addEventListener("seeked", tick);
+  tick();
 }
 
 async function deleteJob() {
