@@ -109,7 +109,8 @@ class Fusion:
 
 
 class FusedExpression:
-    """The CNN, the geometric model and the fusion parameters, as shipped (onnxruntime, 1 thread each).
+    """The CNN, the geometric model and the fusion parameters, as shipped (onnxruntime, 2 non-spinning threads:
+    the CNN takes 1.0 ms per face instead of 1.8 ms with one).
 
     ``cnn_path`` defaults to :func:`mimetic.expression.model.default_path` (the shipped ``expression.onnx`` or
     ``$MIMETIC_EXPRESSION_MODEL``); the geometric model and the fusion JSON are looked up in the shipped models
@@ -118,7 +119,7 @@ class FusedExpression:
     """
 
     def __init__(self, cnn_path: str | os.PathLike | None = None, geometric_path: str | os.PathLike | None = None,
-                 fusion_path: str | os.PathLike | None = None, *, threads: int = 1, check_hashes: bool = True):
+                 fusion_path: str | os.PathLike | None = None, *, threads: int = 2, check_hashes: bool = True):
         from mimetic.expression import geometric
         from mimetic.expression.model import ExpressionModel
 

@@ -54,6 +54,8 @@ class ExpressionModel:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
+        # Idle pool threads sleep instead of spinning, so several analysers (web workers) can share two cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.log_severity_level = 3
         self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
