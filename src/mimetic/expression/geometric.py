@@ -161,16 +161,9 @@ class GeometricModel:
         if not self.path.is_file():
             raise ModelNotFoundError(f"{self.path}: no geometric expression model (train one with "
                                      f"`python -m mimetic.train.geometric`, see docs/training.md)")
-        import onnxruntime as ort
+        from mimetic.expression.runtime import onnx_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        # Idle pool threads sleep instead of spinning, so several analysers (web workers) can share two cores.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(self.path, threads=threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         self.metadata: dict[str, str] = dict(meta)
         self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"])) if "classes" in meta else EXPRESSIONS

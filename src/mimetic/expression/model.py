@@ -49,16 +49,9 @@ class ExpressionModel:
             raise ModelNotFoundError(
                 f"{self.path}: no expression model file. Train and export one (see docs/training.md: "
                 f"`mimetic train …`), or pass path= / set MIMETIC_EXPRESSION_MODEL.")
-        import onnxruntime as ort
+        from mimetic.expression.runtime import onnx_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads)
-        opts.inter_op_num_threads = 1
-        # Idle pool threads sleep instead of spinning, so several analysers (web workers) can share two cores.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(self.path, threads=threads)
         meta = self._session.get_modelmeta().custom_metadata_map
         inp = self._session.get_inputs()[0]
         self._input = inp.name
