@@ -21,7 +21,6 @@ AUs and frontal points ``enrich_face`` already has) and the MLP (~0.1 ms).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -53,11 +52,10 @@ def fuse(p_cnn: np.ndarray, p_geo: np.ndarray, weight: float, scale: float = 1.0
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The file's SHA-256 (the same function ``mimetic models`` reports)."""
+    from mimetic.face.model import sha256
+
+    return sha256(path)
 
 
 @dataclass(frozen=True)

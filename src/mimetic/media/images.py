@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from mimetic.errors import InputError
+from mimetic.media.files import check_input_file
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
 
@@ -57,18 +58,7 @@ def read_image(
         return _decode(io.BytesIO(bytes(source)), label, max_pixels)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"read_image: expected a path, bytes or numpy array, got {type(source).__name__}")
-    path = Path(source)
-    label = name or str(path)
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise InputError(label, "file not found") from None
-    except OSError as exc:
-        raise InputError(label, f"cannot access file ({exc.strerror or exc})") from None
-    if path.is_dir():
-        raise InputError(label, "is a directory, not an image file")
-    if st.st_size == 0:
-        raise InputError(label, "empty file (0 bytes)")
+    path, label = check_input_file(source, "an image file", name)
     try:
         fh = open(path, "rb")
     except OSError as exc:

@@ -17,6 +17,7 @@ import av.error
 import numpy as np
 
 from mimetic.errors import InputError
+from mimetic.media.files import check_input_file
 from mimetic.media.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -59,19 +60,7 @@ class VideoFrame:
 
 
 def _check_file(path: str | os.PathLike[str]) -> tuple[Path, str]:
-    p = Path(path)
-    label = str(p)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise InputError(label, "file not found") from None
-    except OSError as exc:
-        raise InputError(label, f"cannot access file ({exc.strerror or exc})") from None
-    if p.is_dir():
-        raise InputError(label, "is a directory, not a video file")
-    if st.st_size == 0:
-        raise InputError(label, "empty file (0 bytes)")
-    return p, label
+    return check_input_file(path, "a video file")
 
 
 def _open(path: Path, label: str) -> Any:
