@@ -1,4 +1,5 @@
-"""UI text from message catalogues (``mimetic/web/locales/<lang>.json``), and the choice of language.
+"""UI text from message catalogues (``mimetic/web/locales/<lang>.json`` plus one ``<lang>.json`` per feature in
+``mimetic/web/locales/<feature>/``), and the choice of language.
 
 The language is, in order: ``?lang=`` (which also sets a cookie), the ``mimetic_lang`` cookie, the browser's
 ``Accept-Language``, English. Catalogues are flat ``{"key": "text"}`` maps; a key missing from a language falls
@@ -27,9 +28,11 @@ _TRADITIONAL_REGIONS = {"tw", "hk", "mo", "hant"}
 @lru_cache(maxsize=None)
 def catalogue(lang: str) -> dict[str, str]:
     """The merged catalogue for ``lang`` (English underneath)."""
-    base = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
-    if lang != DEFAULT:
-        base.update(json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8")))
+    base: dict[str, str] = {}
+    for code in dict.fromkeys((DEFAULT, lang)):
+        for path in [LOCALES / f"{code}.json", *sorted(LOCALES.glob(f"*/{code}.json"))]:
+            if path.is_file():
+                base.update(json.loads(path.read_text(encoding="utf-8")))
     return base
 
 
