@@ -331,6 +331,64 @@ def test_cli_train_and_evaluate(tiny_npz, cache_dir, tmp_path):
     assert res_pt["ferplus_test"]["accuracy"] == pytest.approx(res["ferplus_test"]["accuracy"])
 
 
+def test_auxiliary_fer2013_head_fine_tunes_exports_and_evaluates(tiny_npz, cache_dir, tmp_path):
+    """A run with the FER2013-label head, started from another run's weights: the loss of that head falls, the
+    ONNX file has both outputs (agreeing with torch), and `evaluate` scores the FER2013 sets with that head."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.cli_impl import evaluate, load_training_data, train
+    from mimetic.train.datasets import FER2013_CLASSES
+    from mimetic.train.loop import AugConfig, fit, load_checkpoint, model_from_checkpoint, predict_aux_probs
+
+    base = fit(_data(tiny_npz, cache_dir), _cfg(tmp_path / "base", epochs=1), echo=lambda s: None)
+    td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="fer2013")
+    assert td.aux_classes == FER2013_CLASSES and len(td.train_aux) == len(td.train_x)
+    assert (td.train_aux >= 0).all()
+    lines: list[str] = []
+    cfg = _cfg(tmp_path / "aux", epochs=10, lr=0.1, aug=AugConfig(erase=0, resample=0), init_from=str(base["last"]),
+               best_metric="valid_mean")
+    result = fit(td, cfg, echo=lines.append)
+    assert any("initialised from" in s and "fc_aux" in s for s in lines)
+    start = load_checkpoint(base["last"])["model"]
+    model, state = model_from_checkpoint(result["last"])
+    assert tuple(state["net"]["aux_classes"]) == FER2013_CLASSES
+    assert not torch.equal(model.state_dict()["fc.weight"], start["fc.weight"])  # the old head kept training
+    p = predict_aux_probs(model, td.train_x)
+    loss = float(-np.log(np.clip(p[np.arange(len(p)), td.train_aux], 1e-7, 1)).mean())
+    assert loss < np.log(7) - 0.3, loss  # below chance level on the training crops
+    assert "valid_aux_acc" in state["history"][-1] and state["best"]["metric"] == "valid_mean"
+    with pytest.raises(ValueError, match="aux_labels"):
+        load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="affectnet")
+
+    out = tmp_path / "cli"
+    summary = train(tiny_npz, out, epochs=1, batch_size=16, threads=1, seed=1, size=SIZE, cache_dir=cache_dir,
+                    progress=False, aux_labels="fer2013", init_from=base["last"], echo=lambda s: None)
+    assert summary["torch_vs_onnxruntime"] <= 1e-4
+    m = ExpressionModel(out / "expression.onnx")
+    assert m.classes == EXPRESSIONS and m.aux_classes == FER2013_CLASSES
+    pa = m.predict_aux(td.valid_x)
+    assert pa.shape == (len(td.valid_x), 7) and np.allclose(pa.sum(1), 1, atol=1e-5)
+    best, _ = model_from_checkpoint(out / "best.pt")
+    assert np.abs(pa - predict_aux_probs(best, td.valid_x)).max() <= 1e-4
+    res = evaluate(out / "expression.onnx", tiny_npz, tmp_path / "eval", cache_dir=cache_dir, progress=False,
+                   echo=lambda s: None)
+    # the FER2013 figures are the auxiliary head's: recompute them from predict_aux directly
+    from mimetic.train.evaluate import evaluation_sets
+    from mimetic.train.prepare import prepare
+
+    s7 = next(s for s in evaluation_sets(tiny_npz, EXPRESSIONS) if s["name"] == "fer2013_private")
+    src = ds.read_ferplus(tiny_npz, "7", labels="fer2013")
+    crops = prepare(src, cache_dir, size=SIZE, splits=("test",), progress=False).load(s7["rows"])["crops"]
+    order = [FER2013_CLASSES.index(c) for c in s7["classes"]]
+    expect = float((m.predict_aux(crops)[:, order].argmax(1) == s7["labels"]).mean())
+    assert res["fer2013_private"]["accuracy"] == pytest.approx(expect)
+    from mimetic.train.export import export_checkpoint
+
+    plain = ExpressionModel(export_checkpoint(base["last"], tmp_path / "plain.onnx")[0])
+    assert plain.aux_classes == ()
+    with pytest.raises(ValueError, match="no auxiliary head"):
+        plain.predict_aux(td.valid_x[:1])
+
+
 def test_metrics_match_scikit_learn():
     sk = pytest.importorskip("sklearn.metrics")
     from mimetic.train.evaluate import metrics, remap_probs

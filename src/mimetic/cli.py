@@ -241,6 +241,14 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (sample order, augmentation, initialisation).")] = 0,
     fmt: Annotated[Optional[str], typer.Option("--format", help="Data format: npz, fer2013, folder or csv "
                                                "(default: from the path).")] = None,
+    aux_labels: Annotated[Optional[str], typer.Option("--aux-labels", help="fer2013: a second head learns the "
+                                                      "original FER2013 labels of the FER+ images (the shipped "
+                                                      "model has one).")] = None,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from another run's best.pt or "
+                                                      "last.pt (fine-tuning) instead of random weights.")] = None,
+    best_metric: Annotated[str, typer.Option("--best-metric", help="valid_acc (main head) or valid_mean (mean of "
+                                             "both heads) picks best.pt.")] = "valid_acc",
+    warmup: Annotated[float, typer.Option("--warmup", min=0.0, help="Warm-up epochs.")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
 ) -> None:
     """Train the expression CNN (needs the train extra). Aligns and caches the crops once, trains with checkpoints
@@ -254,6 +262,7 @@ def train(
     try:
         run_train(data, out, classes=classes, epochs=epochs, batch_size=batch_size, lr=lr, threads=threads,
                   resume=resume, seed=seed, fmt=DATA_FORMATS[fmt.lower()] if fmt else None, progress=not quiet,
+                  aux_labels=aux_labels, init_from=init_from, best_metric=best_metric, warmup_epochs=warmup,
                   echo=typer.echo)
     except (MimeticError, ValueError, FileNotFoundError) as e:
         _err(str(e))

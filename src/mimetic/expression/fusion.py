@@ -72,9 +72,22 @@ class Fusion:
     cnn_file: str = "expression.onnx"
     geometric_file: str = "expression_geometric.onnx"
     info: dict[str, Any] = field(default_factory=dict)  # how it was fitted: data, validation metrics, decision
+    #: the same fusion for the CNN's auxiliary head (FER2013 labels): {"classes", "weight", "scale", "bias"};
+    #: the geometric probabilities are restricted to those classes first. None: no auxiliary head.
+    aux: dict[str, Any] | None = None
 
     def apply(self, p_cnn: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
         return fuse(p_cnn, p_geo, self.weight, self.scale, self.bias)
+
+    def apply_aux(self, p_aux: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
+        """Fused probabilities over the auxiliary head's classes, from its probabilities and the geometric
+        model's (over :attr:`classes`)."""
+        if not self.aux:
+            raise ValueError("this fusion has no auxiliary-head parameters")
+        idx = [list(self.classes).index(c) for c in self.aux["classes"]]
+        pg = np.asarray(p_geo)[..., idx]
+        pg = pg / np.maximum(pg.sum(-1, keepdims=True), _EPS)
+        return fuse(p_aux, pg, self.aux["weight"], self.aux["scale"], self.aux.get("bias"))
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -6,7 +6,9 @@
 ...     scores = model.classify_face(rgb, face)   # {"neutral": 0.02, "happiness": 0.95, ...}
 
 The model file is ``src/mimetic/models/expression.onnx`` unless a path is given. Its metadata names the classes and
-the crop size (see ``mimetic.train.export``); the crop is :func:`mimetic.expression.crop.align_crop`.
+the crop size (see ``mimetic.train.export``); the crop is :func:`mimetic.expression.crop.align_crop`. A model
+with a second head (``aux_classes`` in its metadata: the original FER2013 7-class labels of the training images)
+gives those probabilities through :meth:`ExpressionModel.predict_aux`; the product's expression is the main head.
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ class ExpressionModel:
         meta = self._session.get_modelmeta().custom_metadata_map
         inp = self._session.get_inputs()[0]
         self._input = inp.name
-        self._output = self._session.get_outputs()[0].name
+        outputs = [o.name for o in self._session.get_outputs()]
+        self._output = outputs[0]
+        self._aux_output = "probs_aux" if "probs_aux" in outputs else None
         self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"])) if "classes" in meta else EXPRESSIONS
         shape_size = inp.shape[-1] if isinstance(inp.shape[-1], int) else None
         self.size: int = int(meta.get("crop_size", shape_size or CROP_SIZE))
@@ -63,10 +67,22 @@ class ExpressionModel:
         #: finest detail of the training crops; photos are limited to it (see align_crop)
         self.detail: int | None = int(detail) if detail else None
         self.metadata: dict[str, str] = dict(meta)
+        #: the auxiliary head's classes (empty: no such head)
+        self.aux_classes: tuple[str, ...] = tuple(json.loads(meta["aux_classes"])) \
+            if self._aux_output and "aux_classes" in meta else ()
         self.flip = flip
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N, size, size) uint8 aligned grey crops → (N, len(classes)) probabilities (float32)."""
+        return self._run(crops, self._output, len(self.classes))
+
+    def predict_aux(self, crops: np.ndarray) -> np.ndarray:
+        """(N, size, size) crops → (N, len(aux_classes)) probabilities of the auxiliary head."""
+        if not self._aux_output:
+            raise ValueError(f"{self.path.name} has no auxiliary head")
+        return self._run(crops, self._aux_output, len(self.aux_classes))
+
+    def _run(self, crops: np.ndarray, output: str, k: int) -> np.ndarray:
         x = np.asarray(crops)
         if x.ndim == 2:
             x = x[None]
@@ -74,9 +90,9 @@ class ExpressionModel:
             raise ValueError(f"expected crops of shape (N, {self.size}, {self.size}), got {x.shape}")
         n = len(x)
         if n == 0:
-            return np.zeros((0, len(self.classes)), np.float32)
+            return np.zeros((0, k), np.float32)
         batch = np.concatenate([x, x[:, :, ::-1]]) if self.flip else x
-        probs = self._session.run([self._output], {self._input: batch[:, None].astype(np.float32)})[0]
+        probs = self._session.run([output], {self._input: batch[:, None].astype(np.float32)})[0]
         if self.flip:
             probs = (probs[:n] + probs[n:]) / 2
         return probs.astype(np.float32, copy=False)

@@ -23,11 +23,12 @@ def _threads(n: int) -> None:
 def load_training_data(data: str | os.PathLike, *, classes: str | None = None, fmt: str | None = None,
                        labels: str = "ferplus", size: int = 64, cache_dir: str | os.PathLike | None = None,
                        max_train: int | None = None, drop_unaligned: bool = False, valid_fraction: float = 0.1,
-                       seed: int = 0, progress: bool = True):
+                       seed: int = 0, progress: bool = True, aux_labels: str | None = None):
     """A :class:`mimetic.train.loop.TrainData` from any supported dataset (crops cached by ``prepare``).
 
     Without a ``valid`` split, ``valid_fraction`` of the training rows (seeded) become the validation set.
-    ``max_train`` keeps a random (seeded) subset of the training rows (smoke runs)."""
+    ``max_train`` keeps a random (seeded) subset of the training rows (smoke runs). ``aux_labels="fer2013"``
+    (FER+ npz only) adds the original FER2013 7-class label of each crop for a second head."""
     from mimetic.train.datasets import read_dataset
     from mimetic.train.loop import TrainData
     from mimetic.train.prepare import prepare
@@ -47,13 +48,23 @@ def load_training_data(data: str | os.PathLike, *, classes: str | None = None, f
     crops, found = arrays["crops"], arrays["found"]
     tx, vx = crops[:len(train)], crops[len(train):]
     ty, vy = src.targets[train], src.targets[valid]
+    aux_classes, ta, va = (), None, None
+    if aux_labels is not None:
+        from mimetic.train.datasets import FER2013_CLASSES, FER2013_IDS
+
+        if aux_labels != "fer2013" or src.kind != "ferplus" or "fer2013_label" not in src.extra:
+            raise ValueError("aux_labels='fer2013' needs the FER+ npz with its fer2013_label array")
+        lab = src.extra["fer2013_label"].astype(np.int64)
+        aux = np.array([FER2013_CLASSES.index(FER2013_IDS[i]) if 0 <= i < 7 else -1 for i in lab], np.int64)
+        aux_classes, ta, va = tuple(FER2013_CLASSES), aux[train], aux[valid]
     if drop_unaligned:
         keep = found[:len(train)]
         tx, ty = tx[keep], ty[keep]
+        ta = ta[keep] if ta is not None else None
     side = max(np.asarray(src.load(int(src.rows[0]))).shape[:2]) if src.kind in ("ferplus", "fer2013csv") else None
     detail = side if side is not None and side < size else None
     return TrainData(classes=src.classes, train_x=tx, train_y=ty, valid_x=vx, valid_y=vy, source=str(data),
-                     detail=detail), src
+                     detail=detail, aux_classes=aux_classes, train_aux=ta, valid_aux=va), src
 
 
 def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | None = None, epochs: int = 40,
@@ -62,11 +73,15 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
           targets: str = "soft", labels: str = "ferplus", fmt: str | None = None, size: int = 64,
           cache_dir: str | os.PathLike | None = None, checkpoint_minutes: float = 10.0,
           max_train: int | None = None, max_steps: int | None = None, drop_unaligned: bool = False,
-          export: bool = True, progress: bool = True, echo: Callable[[str], None] = print) -> dict:
+          export: bool = True, progress: bool = True, aux_labels: str | None = None, aux_weight: float = 1.0,
+          init_from: str | os.PathLike | None = None, best_metric: str = "valid_acc",
+          echo: Callable[[str], None] = print) -> dict:
     """Train the expression CNN on ``data`` into ``out_dir`` (checkpoints, log.jsonl, expression.onnx).
 
     ``classes``: ``8`` (default), ``7`` or a comma list such as ``neutral,happiness,sadness``. ``resume``:
-    continue from ``out_dir/last.pt`` with the same arguments. Returns a summary dict (also written to
+    continue from ``out_dir/last.pt`` with the same arguments. ``aux_labels="fer2013"``: a second head learns the
+    original FER2013 labels of the same images (weight ``aux_weight``). ``init_from``: start from another run's
+    checkpoint (fine-tuning). Returns a summary dict (also written to
     ``out_dir/summary.json``)."""
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.loop import TrainConfig, fit
@@ -75,13 +90,15 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     td, src = load_training_data(data, classes=classes, fmt=fmt, labels=labels, size=size, cache_dir=cache_dir,
-                                 max_train=max_train, drop_unaligned=drop_unaligned, seed=seed, progress=progress)
+                                 max_train=max_train, drop_unaligned=drop_unaligned, seed=seed, progress=progress,
+                                 aux_labels=aux_labels)
     echo(f"{data}: {len(td.train_x)} training and {len(td.valid_x)} validation crops, classes "
          f"{', '.join(td.classes)}; {size}x{size}; {threads} thread(s)")
     cfg = TrainConfig(out_dir=str(out), epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
                       weight_decay=weight_decay, warmup_epochs=warmup_epochs, balance=balance, targets=targets,
                       threads=threads, seed=seed, checkpoint_minutes=checkpoint_minutes, progress=progress,
-                      max_steps=max_steps)
+                      max_steps=max_steps, aux_weight=aux_weight,
+                      init_from=str(init_from) if init_from else None, best_metric=best_metric)
     result = fit(td, cfg, resume=resume, echo=echo)
     summary = {"data": str(data), "out_dir": str(out), "classes": list(td.classes), "epochs_done": result["epoch"],
                "global_step": result["global_step"], "best": result["best_metric"],
@@ -99,23 +116,28 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
 
 
 def _predictor(model: str | os.PathLike, threads: int):
-    """``(predict, classes, size)`` for an ONNX file or a ``.pt`` checkpoint."""
+    """``(predict, classes, size, predict_aux or None, aux_classes)`` for an ONNX file or a ``.pt`` checkpoint."""
     path = Path(model)
     if path.suffix == ".pt":
-        from mimetic.train.loop import model_from_checkpoint, predict_probs
+        from mimetic.train.loop import model_from_checkpoint, predict_aux_probs, predict_probs
 
         _threads(threads)
         net, state = model_from_checkpoint(path)
-        return (lambda crops: predict_probs(net, crops)), tuple(state["net"]["classes"]), int(state["net"]["size"])
+        aux = tuple(state["net"].get("aux_classes") or ())
+        return ((lambda crops: predict_probs(net, crops)), tuple(state["net"]["classes"]), int(state["net"]["size"]),
+                (lambda crops: predict_aux_probs(net, crops)) if aux else None, aux)
     from mimetic.expression.model import ExpressionModel
 
     m = ExpressionModel(path, threads=threads)
 
-    def predict(crops: np.ndarray) -> np.ndarray:
-        return np.concatenate([m.predict(crops[i:i + 512]) for i in range(0, len(crops), 512)]) if len(crops) \
-            else np.zeros((0, len(m.classes)), np.float32)
+    def batched(fn, k: int):
+        def run(crops: np.ndarray) -> np.ndarray:
+            return np.concatenate([fn(crops[i:i + 512]) for i in range(0, len(crops), 512)]) if len(crops) \
+                else np.zeros((0, k), np.float32)
+        return run
 
-    return predict, m.classes, m.size
+    aux = batched(m.predict_aux, len(m.aux_classes)) if m.aux_classes else None
+    return batched(m.predict, len(m.classes)), m.classes, m.size, aux, m.aux_classes
 
 
 def evaluate(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
@@ -126,6 +148,6 @@ def evaluate(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | o
     otherwise. Prints accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png."""
     from mimetic.train.evaluate import evaluate_source
 
-    predict, classes, size = _predictor(model, threads)
+    predict, classes, size, predict_aux, aux_classes = _predictor(model, threads)
     return evaluate_source(predict, classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
-                           progress=progress, log=echo)
+                           progress=progress, log=echo, predict_aux=predict_aux, aux_classes=aux_classes)

@@ -106,9 +106,14 @@ def format_metrics(m: dict) -> str:
 
 def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: Sequence[str], data: str | os.PathLike,
                     out_dir: str | os.PathLike, *, size: int, cache_dir: str | os.PathLike | None = None,
-                    split: str = "test", progress: bool = True, log: Callable[[str], None] = print) -> dict:
+                    split: str = "test", progress: bool = True, log: Callable[[str], None] = print,
+                    predict_aux: Callable[[np.ndarray], np.ndarray] | None = None,
+                    aux_classes: Sequence[str] = ()) -> dict:
     """Run ``predict`` ((N, size, size) uint8 crops → (N, C) probabilities over ``model_classes``) on the test
-    sets of ``data`` and write ``metrics.json`` and confusion PNGs to ``out_dir``. Returns the metrics."""
+    sets of ``data`` and write ``metrics.json`` and confusion PNGs to ``out_dir``. Returns the metrics.
+
+    A model with a head trained on the FER2013 labels (``predict_aux`` over ``aux_classes``) is scored with that
+    head on the FER2013 sets; otherwise the main head's probabilities are mapped to the 7 classes."""
     from mimetic.train.datasets import FER2013_CLASSES, detect_format, read_dataset
     from mimetic.train.prepare import prepare
 
@@ -132,7 +137,11 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
             sel7 = (full.split == split) & np.isin(full.labels, [FER2013_CLASSES.index(c) for c in fer7])
             names = np.array(FER2013_CLASSES)[full.labels[sel7]]
             y = np.array([fer7.index(n) for n in names], dtype=np.int64)
-            p7 = remap_probs(predict(cache7.load(full.rows[sel7])["crops"]), model_classes, fer7)
+            crops7 = cache7.load(full.rows[sel7])["crops"]
+            if predict_aux is not None and set(fer7) <= set(aux_classes):
+                p7 = remap_probs(predict_aux(crops7), tuple(aux_classes), fer7)
+            else:
+                p7 = remap_probs(predict(crops7), model_classes, fer7)
             tag = "fer2013_private" if split == "test" else f"fer2013_{split}"
             results[tag] = _evaluate_set(tag, p7, y, fer7, out_dir, log)
             conf = full.extra["fer2013_confident"][sel7].astype(bool) if "fer2013_confident" in full.extra else None

@@ -1,7 +1,8 @@
 """ONNX export of a trained network, and the check that torch and onnxruntime agree.
 
 The ONNX graph takes ``crops``: (N, 1, S, S) float32 grey values 0..255 (dynamic N) and gives ``probs``: (N, C)
-softmax probabilities. Its metadata (``metadata_props``) carries what inference needs: ``classes`` (JSON list),
+softmax probabilities; a network with an auxiliary head also gives ``probs_aux`` (N, C') over the classes in the
+``aux_classes`` metadata entry. Its metadata (``metadata_props``) carries what inference needs: ``classes`` (JSON list),
 ``crop_size``, ``crop_detail`` (see ``align_crop``; empty: none), ``crop_recipe`` and ``mimetic_format``.
 """
 
@@ -21,6 +22,10 @@ OPSET = 17
 ONNX_FORMAT = 1
 
 
+def _outputs(model: torch.nn.Module) -> list[str]:
+    return ["probs", "probs_aux"] if getattr(model, "fc_aux", None) is not None else ["probs"]
+
+
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, size: int, detail: int | None = None,
                 extra_metadata: dict[str, str] | None = None, opset: int = OPSET) -> Path:
     """Write ``model`` (logits) with a softmax on top to ``path`` (atomically) and return the path."""
@@ -34,13 +39,17 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, siz
     dummy = torch.zeros(2, 1, size, size)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        outputs = _outputs(model)
         torch.onnx.export(wrapped, (dummy,), str(tmp), opset_version=opset, dynamo=False,
-                          input_names=["crops"], output_names=["probs"],
-                          dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, do_constant_folding=True)
+                          input_names=["crops"], output_names=outputs,
+                          dynamic_axes={"crops": {0: "n"}, **{o: {0: "n"} for o in outputs}},
+                          do_constant_folding=True)
         proto = onnx.load(str(tmp))
         meta = {"classes": json.dumps(list(classes)), "crop_size": str(int(size)), "crop_recipe": str(RECIPE),
                 "crop_detail": "" if detail is None else str(int(detail)),
                 "mimetic_format": str(ONNX_FORMAT), **(extra_metadata or {})}
+        if len(outputs) > 1:
+            meta["aux_classes"] = json.dumps(list(model.config.aux_classes))
         del proto.metadata_props[:]
         for k, v in meta.items():
             entry = proto.metadata_props.add()
@@ -61,13 +70,14 @@ def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: in
     x = rng.integers(0, 256, size=(n, 1, size, size)).astype(np.float32)
     x[0] = 128.0  # a flat crop: the in-network standardisation must stay finite
     with torch.no_grad():
-        ref = WithSoftmax(model).eval()(torch.from_numpy(x)).numpy()
+        ref = WithSoftmax(model).eval()(torch.from_numpy(x))
+    ref = [r.numpy() for r in ref] if isinstance(ref, tuple) else [ref.numpy()]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    got = sess.run(["probs"], {"crops": x})[0]
-    diff = float(np.abs(got - ref).max())
+    got = sess.run(_outputs(model), {"crops": x})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(got, ref))
     if not np.isfinite(diff) or diff > atol:
         raise AssertionError(f"{path}: torch and onnxruntime differ by {diff:.3g} (> {atol:g})")
     return diff

@@ -59,6 +59,9 @@ class Predictions:
         n = len(self.found)
         self._cnn = np.full((n, len(self.classes)), np.nan, np.float32)
         self._geo = np.full((n, len(self.classes)), np.nan, np.float32)
+        #: the CNN's auxiliary head (FER2013 labels), if it has one
+        self.aux_classes: tuple[str, ...] = self.cnn.aux_classes
+        self._aux = np.full((n, len(self.aux_classes)), np.nan, np.float32) if self.aux_classes else None
 
     def _fill(self, rows: np.ndarray) -> None:
         rows = np.unique(np.asarray(rows, dtype=np.int64))
@@ -67,6 +70,9 @@ class Predictions:
             self.cache.ensure(todo, progress=False)
             crops = self.cache.load(todo)["crops"]
             self._cnn[todo] = np.concatenate([self.cnn.predict(crops[i:i + 512]) for i in range(0, len(todo), 512)])
+            if self._aux is not None:
+                self._aux[todo] = np.concatenate([self.cnn.predict_aux(crops[i:i + 512])
+                                                  for i in range(0, len(todo), 512)])
             f = self.found[todo]
             g = np.full((len(todo), len(self.classes)), 1.0 / len(self.classes), np.float32)
             if f.any():
@@ -80,6 +86,12 @@ class Predictions:
     def geo_probs(self, rows: np.ndarray) -> np.ndarray:
         self._fill(rows)
         return self._geo[np.asarray(rows, dtype=np.int64)]
+
+    def aux_probs(self, rows: np.ndarray) -> np.ndarray:
+        if self._aux is None:
+            raise ValueError("the CNN has no auxiliary head")
+        self._fill(rows)
+        return self._aux[np.asarray(rows, dtype=np.int64)]
 
 
 # -- fitting ---------------------------------------------------------------------------------------------------
@@ -181,9 +193,36 @@ def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: s
         f"{100 * m['cnn']['accuracy']:.2f} %, geometric {100 * m['geometric']['accuracy']:.2f} %, fused "
         f"{100 * m['fused']['accuracy']:.2f} % (out-of-fold {100 * m['fused_out_of_fold']['accuracy']:.2f} %) "
         f"→ {mode}")
+    aux = _fit_aux(pred, data, bias=bias, l2=l2, log=log) if pred.aux_classes else None
+    if aux is not None:
+        info["aux"] = aux.pop("info")
     return Fusion(classes=tuple(pred.classes), weight=w, scale=s, bias=None if b is None else tuple(map(float, b)),
                   mode=mode, cnn_sha256=file_sha256(cnn_onnx), geometric_sha256=file_sha256(geo_onnx),
-                  cnn_file=Path(cnn_onnx).name, geometric_file=Path(geo_onnx).name, info=info)
+                  cnn_file=Path(cnn_onnx).name, geometric_file=Path(geo_onnx).name, info=info, aux=aux)
+
+
+def _fit_aux(pred: Predictions, data: str | os.PathLike, *, bias: bool, l2: float,
+             log: Callable[[str], None]) -> dict:
+    """The fusion parameters of the auxiliary (FER2013-label) head with the geometric model, on the ``valid``
+    split's FER2013 labels (one-hot targets)."""
+    from mimetic.train.datasets import read_dataset
+    from mimetic.train.evaluate import remap_probs
+
+    classes = tuple(pred.aux_classes)
+    full = read_dataset(data, classes, labels="fer2013")
+    va = full.split == "valid"
+    rows, y = full.rows[va], full.targets[va]
+    pa = pred.aux_probs(rows)
+    pg = remap_probs(pred.geo_probs(rows), pred.classes, classes)
+    w, s, b = fit_params(pa, pg, y, bias=bias, l2=l2)
+    fused = fuse(pa, pg, w, s, b)
+    labels = y.argmax(1)
+    acc = {"cnn_aux": _accuracy(pa, labels), "geometric": _accuracy(pg, labels), "fused": _accuracy(fused, labels)}
+    log(f"auxiliary-head fusion on {len(rows)} validation images (FER2013 labels): weight {w:.3f}, scale {s:.3f}; "
+        f"accuracy head {100 * acc['cnn_aux']:.2f} %, geometric {100 * acc['geometric']:.2f} %, fused "
+        f"{100 * acc['fused']:.2f} %")
+    return {"classes": list(classes), "weight": w, "scale": s, "bias": None if b is None else [float(v) for v in b],
+            "info": {"n": int(len(rows)), "labels": "FER2013 (original)", "accuracy": acc}}
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------
@@ -204,10 +243,19 @@ def evaluate_all(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, fusio
     sets = evaluation_sets(data, pred.classes, split=split)
     producers = {"cnn": pred.cnn_probs, "geometric": pred.geo_probs,
                  "fused": lambda r: fusion.apply(pred.cnn_probs(r), pred.geo_probs(r))}
+    # the FER2013 sets are scored with the head trained on their labels when the CNN has one
+    aux_producers = {"cnn": pred.aux_probs,
+                     "fused": lambda r: fusion.apply_aux(pred.aux_probs(r), pred.geo_probs(r))} \
+        if pred.aux_classes and fusion.aux else {}
     results: dict = {}
     for name, fn in producers.items():
         log(f"-- {TITLES[name]}")
-        results[name] = evaluate_rows(fn, pred.classes, sets, out, prefix=f"{name}_", log=log)
+        results[name] = {}
+        for st in sets:
+            on_aux = name in aux_producers and set(st["classes"]) <= set(pred.aux_classes)
+            results[name].update(evaluate_rows(aux_producers[name] if on_aux else fn,
+                                               pred.aux_classes if on_aux else pred.classes, [st], out,
+                                               prefix=f"{name}_", log=log))
     results["sets"] = {s["name"]: {"n": int(len(s["rows"])), "without_face": int((~pred.found[s["rows"]]).sum()),
                                    "classes": list(s["classes"])} for s in sets}
     results["fusion"] = fusion.to_dict()

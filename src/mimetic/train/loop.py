@@ -71,6 +71,13 @@ class TrainConfig:
     blocks: tuple[int, ...] = (1, 2, 2, 1)
     dropout: float = 0.3
     aug: AugConfig = field(default_factory=AugConfig)
+    #: weight of the auxiliary head's loss (cross-entropy on its hard labels, same class balancing), when the data
+    #: has auxiliary labels
+    aux_weight: float = 1.0
+    #: start from the weights of this checkpoint (best.pt/last.pt; heads it lacks start fresh) instead of random
+    init_from: str | None = None
+    #: which validation figure picks best.pt: valid_acc (main head) or valid_mean (mean of both heads' accuracy)
+    best_metric: str = "valid_acc"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +94,10 @@ class TrainData:
     valid_y: np.ndarray
     source: str = ""
     detail: int | None = None  # the source images' resolution when below the crop size (48 for FER2013)
+    #: a second label set for the auxiliary head: class names and one index per crop (-1: no label)
+    aux_classes: tuple[str, ...] = ()
+    train_aux: np.ndarray | None = None
+    valid_aux: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -214,14 +225,35 @@ def predict_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 256) -
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def validate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, classes) -> dict:
+@torch.no_grad()
+def predict_aux_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The auxiliary head's probabilities (the model must have one)."""
+    was = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(crops), batch):
+        x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).float()[:, None]
+        out.append(torch.softmax(model.forward_all(x)[1], 1).numpy())
+    model.train(was)
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def validate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, classes, aux: np.ndarray | None = None,
+             aux_classes=()) -> dict:
     from mimetic.train.evaluate import metrics
 
     p = predict_probs(model, x)
     m = metrics(y.argmax(1), p.argmax(1), classes)
     loss = float(-(y * np.log(np.clip(p, 1e-7, 1))).sum(1).mean())
-    return {"valid_loss": loss, "valid_acc": m["accuracy"], "valid_macro_f1": m["macro_f1"],
-            "valid_recall": m["recall"]}
+    row = {"valid_loss": loss, "valid_acc": m["accuracy"], "valid_macro_f1": m["macro_f1"],
+           "valid_recall": m["recall"]}
+    if aux is not None and aux_classes and (aux >= 0).any():
+        keep = aux >= 0
+        pa = predict_aux_probs(model, x[keep])
+        ma = metrics(aux[keep], pa.argmax(1), aux_classes)
+        row.update(valid_aux_acc=ma["accuracy"], valid_aux_macro_f1=ma["macro_f1"],
+                   valid_mean=(m["accuracy"] + ma["accuracy"]) / 2)
+    return row
 
 
 # -- the loop --------------------------------------------------------------------------------------------------
@@ -266,13 +298,25 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, int(round(cfg.warmup_epochs * steps_per_epoch)))
 
+    has_aux = bool(data.aux_classes) and data.train_aux is not None
     net_cfg = NetConfig(classes=tuple(data.classes), size=data.size, widths=tuple(cfg.widths),
-                        blocks=tuple(cfg.blocks), dropout=cfg.dropout, detail=data.detail)
+                        blocks=tuple(cfg.blocks), dropout=cfg.dropout, detail=data.detail,
+                        aux_classes=tuple(data.aux_classes) if has_aux else ())
     random.seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     torch.manual_seed(cfg.seed)
     g = torch.Generator().manual_seed(cfg.seed + 1)
     model = build(net_cfg)
+    if cfg.init_from and not resume:
+        init = load_checkpoint(cfg.init_from)["model"]
+        own = model.state_dict()
+        usable = {k: v for k, v in init.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(usable, strict=False)
+        fresh = sorted({k.rsplit(".", 1)[0] for k in own if k not in usable})
+        echo(f"initialised from {cfg.init_from}" + (f" (fresh: {', '.join(fresh)})" if fresh else ""))
+    if cfg.best_metric not in ("valid_acc", "valid_mean"):
+        raise ValueError(f"best_metric must be valid_acc or valid_mean, not {cfg.best_metric!r}")
+    best_key = cfg.best_metric if has_aux else "valid_acc"
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                               weight_decay=cfg.weight_decay)
@@ -291,12 +335,17 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
         sample_p = torch.from_numpy((targets * inv).sum(1).astype(np.float64))
     xs = torch.from_numpy(np.ascontiguousarray(data.train_x))
     ys = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
+    if has_aux:
+        ya = torch.from_numpy(np.asarray(data.train_aux, dtype=np.int64))
+        labelled = np.asarray(data.train_aux)[np.asarray(data.train_aux) >= 0]
+        aux_w = torch.from_numpy(class_weights(np.eye(len(data.aux_classes), dtype=np.float32)[labelled],
+                                               cfg.balance))
 
     data_sig = {"n_train": n, "n_valid": int(len(data.valid_x)), "size": data.size, "classes": list(data.classes),
-                "source": data.source}
+                "source": data.source, "aux_classes": list(net_cfg.aux_classes)}
     epoch, step_in_epoch, global_step = 0, 0, 0
     order: torch.Tensor | None = None
-    best = {"metric": "valid_acc", "value": None, "epoch": None}
+    best = {"metric": best_key, "value": None, "epoch": None}
     history: list[dict] = []
     epoch_loss = [0.0, 0]
     elapsed_before = 0.0
@@ -348,7 +397,13 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
             while step_in_epoch < steps_per_epoch:
                 idx = order[step_in_epoch * bs:(step_in_epoch + 1) * bs]
                 x = augment(xs[idx].float()[:, None], cfg.aug, g)
-                loss = soft_cross_entropy(model(x), ys[idx], weights)
+                if has_aux:
+                    main, aux = model.forward_all(x)
+                    loss = soft_cross_entropy(main, ys[idx], weights)
+                    if (ya[idx] >= 0).any():
+                        loss = loss + cfg.aux_weight * F.cross_entropy(aux, ya[idx], weight=aux_w, ignore_index=-1)
+                else:
+                    loss = soft_cross_entropy(model(x), ys[idx], weights)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -374,14 +429,15 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
             row = {"epoch": epoch + 1, "train_loss": epoch_loss[0] / max(epoch_loss[1], 1),
                    "lr": sched.get_last_lr()[0], "seconds": time.perf_counter() - t_epoch, "steps": steps_per_epoch}
             if len(data.valid_x):
-                row.update(validate(model, data.valid_x, data.valid_y, data.classes))
+                row.update(validate(model, data.valid_x, data.valid_y, data.classes,
+                                    data.valid_aux if has_aux else None, net_cfg.aux_classes))
             history.append(row)
             log(event="epoch", **row)
             epoch += 1
             order, step_in_epoch = None, 0
-            improved = "valid_acc" in row and (best["value"] is None or row["valid_acc"] > best["value"])
+            improved = best_key in row and (best["value"] is None or row[best_key] > best["value"])
             if improved:
-                best = {"metric": "valid_acc", "value": row["valid_acc"], "epoch": epoch}
+                best = {"metric": best_key, "value": row[best_key], "epoch": epoch}
                 save_checkpoint(best_path, {"format": CHECKPOINT_FORMAT, "kind": "best", "net": net_cfg.to_dict(),
                                             "config": cfg.to_dict(), "data": data_sig, "model": model.state_dict(),
                                             "epoch": epoch, "metrics": row})
@@ -406,8 +462,10 @@ def _epoch_line(row: dict, epochs: int, improved: bool) -> str:
     s = f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}, {row['seconds']:.0f} s"
     if "valid_acc" in row:
         s += (f"; valid loss {row['valid_loss']:.4f}, accuracy {100 * row['valid_acc']:.2f} %, "
-              f"macro-F1 {100 * row['valid_macro_f1']:.2f} %{'  (best)' if improved else ''}")
-    return s
+              f"macro-F1 {100 * row['valid_macro_f1']:.2f} %")
+    if "valid_aux_acc" in row:
+        s += f"; auxiliary head accuracy {100 * row['valid_aux_acc']:.2f} %"
+    return s + ("  (best)" if improved else "")
 
 
 class _Bar:

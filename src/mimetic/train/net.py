@@ -27,6 +27,9 @@ class NetConfig:
     dropout: float = 0.3
     #: finest detail in the training crops (48 for FER2013), passed to align_crop at inference; None: no limit
     detail: int | None = None
+    #: a second head on the same features, trained on another label set (the original FER2013 7-class labels of
+    #: the same images); empty: none
+    aux_classes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -34,7 +37,7 @@ class NetConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "NetConfig":
         d = dict(d)
-        for k in ("classes", "widths", "blocks"):
+        for k in ("classes", "widths", "blocks", "aux_classes"):
             if k in d:
                 d[k] = tuple(d[k])
         return cls(**d)
@@ -74,29 +77,43 @@ class ExpressionNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.drop = nn.Dropout(config.dropout)
         self.fc = nn.Linear(c, len(config.classes))
+        self.fc_aux = nn.Linear(c, len(config.aux_classes)) if config.aux_classes else None
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, BasicBlock):  # start each residual branch near zero: steadier early training
                 nn.init.zeros_(m.conv2[1].weight)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled features both heads read."""
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         std = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True).add(1.0).sqrt()  # +1: flat crops stay finite
         x = (x - mean) / std
-        x = self.pool(self.features(x)).flatten(1)
-        return self.fc(self.drop(x))
+        return self.drop(self.pool(self.features(x)).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the main head."""
+        return self.fc(self.embed(x))
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(main logits, auxiliary logits or None) from one pass."""
+        z = self.embed(x)
+        return self.fc(z), (self.fc_aux(z) if self.fc_aux is not None else None)
 
 
 class WithSoftmax(nn.Module):
-    """The network with softmax on top: what the ONNX file computes (probabilities)."""
+    """The network with softmax on top: what the ONNX file computes (probabilities; with an auxiliary head, a
+    second output with its probabilities)."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
+    def forward(self, x: torch.Tensor):
+        main, aux = self.net.forward_all(x)
+        if aux is None:
+            return torch.softmax(main, dim=1)
+        return torch.softmax(main, dim=1), torch.softmax(aux, dim=1)
 
 
 def build(config: NetConfig) -> ExpressionNet:

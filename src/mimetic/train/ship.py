@@ -194,8 +194,14 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     """The Python call (and, when the options allow, the CLI command) that repeat a logged CNN run."""
     cfg = start["config"]
     keys = ("epochs", "batch_size", "lr", "threads", "seed", "optimizer", "weight_decay", "warmup_epochs", "balance",
-            "targets", "max_steps")
+            "targets", "max_steps", "aux_weight", "init_from", "best_metric")
     kw = {k: cfg[k] for k in keys if k in cfg and cfg[k] is not None}
+    if kw.get("aux_weight") == 1.0:
+        del kw["aux_weight"]
+    if kw.get("best_metric") == "valid_acc":
+        del kw["best_metric"]
+    if start.get("data", {}).get("aux_classes"):
+        kw["aux_labels"] = "fer2013"
     classes = start.get("data", {}).get("classes")
     if classes:
         from mimetic.types import EXPRESSIONS
@@ -204,13 +210,36 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     kw.update(_subset_args(data, start))
     args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
     py = f"from mimetic.train.cli_impl import train; train({str(data)!r}, {str(out_dir)!r}, {args}, progress=False)"
-    defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "warmup_epochs": 1.0, "balance": "sqrt", "targets": "soft"}
+    defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "balance": "sqrt", "targets": "soft"}
     cli = None
-    if all(kw.get(k, v) == v for k, v in defaults.items()) and not ({"max_steps", "max_train"} & set(kw)):
+    if all(kw.get(k, v) == v for k, v in defaults.items()) and not ({"max_steps", "max_train", "aux_weight"} & set(kw)):
         cli = (f"mimetic train {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
                f"{shlex.quote(kw.get('classes', '8'))} --epochs {cfg.get('epochs')} --batch-size {cfg.get('batch_size')} "
-               f"--lr {cfg.get('lr')} --threads {cfg.get('threads')} --seed {cfg.get('seed')}")
+               f"--lr {cfg.get('lr')} --warmup {cfg.get('warmup_epochs')} --threads {cfg.get('threads')} "
+               f"--seed {cfg.get('seed')}")
+        if "aux_labels" in kw:
+            cli += " --aux-labels fer2013"
+        if "init_from" in kw:
+            cli += f" --init-from {shlex.quote(str(kw['init_from']))}"
+        if "best_metric" in kw:
+            cli += f" --best-metric {kw['best_metric']}"
     return f'.venv/bin/python -c "{py}"', cli
+
+
+def _run_chain(cnn: Path) -> list[tuple[Path, dict, list[dict]]]:
+    """The logged runs behind ``cnn``'s folder, first one first: a fine-tuning run (``init_from``) is preceded by
+    the run it started from, when that run's log is still there."""
+    chain: list[tuple[Path, dict, list[dict]]] = []
+    folder = cnn.parent
+    while folder is not None and len(chain) < 5:
+        rows = _read_jsonl(folder / "log.jsonl")
+        start = next((r for r in reversed(rows) if r.get("event") == "start"), None)
+        if start is None:
+            break
+        chain.append((folder, start, [r for r in rows if r.get("event") == "epoch"]))
+        init = start["config"].get("init_from")
+        folder = Path(init).parent if init else None
+    return chain[::-1]
 
 
 def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dict, pngs: dict[str, str],
@@ -243,7 +272,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("")
     add("| file | role | size | SHA-256 |")
     add("|---|---|---:|---|")
-    roles = {CNN_NAME: "CNN: `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)",
+    roles = {CNN_NAME: "CNN: `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)"
+                       + (f" and `probs_aux` (N, {len(cm.aux_classes)}): a second head trained on the original "
+                          "FER2013 labels" if cm.aux_classes else ""),
              GEO_NAME: f"geometric MLP: `features` (N, {N_FEATURES}) → `probs` (N, 8)"
                        + ("" if shipped == "fused" else " (not used: CNN shipped alone)"),
              FUSION_NAME: f"fusion parameters, mode `{fusion.mode}`, with the two files' hashes"}
@@ -278,15 +309,23 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("## Recipe")
     add("")
     meta = cm.metadata
-    if start:
-        c = start["config"]
-        secs = sum(float(e.get("seconds", 0)) for e in epochs)
-        add(f"- **CNN** (`mimetic.train.net.ExpressionNet`, widths {c.get('widths')}, blocks {c.get('blocks')}, "
-            f"dropout {c.get('dropout')}): {c.get('epochs')} epoch(s), batch {c.get('batch_size')}, "
+    chain = _run_chain(cnn)
+    for k, (folder, st, eps) in enumerate(chain):
+        c = st["config"]
+        secs = sum(float(e.get("seconds", 0)) for e in eps)
+        stage = "" if len(chain) == 1 else f" — stage {k + 1} of {len(chain)}, `{folder.name}`"
+        aux = st.get("data", {}).get("aux_classes")
+        add(f"- **CNN**{stage} (`mimetic.train.net.ExpressionNet`, widths {c.get('widths')}, blocks "
+            f"{c.get('blocks')}, dropout {c.get('dropout')}): "
+            + (f"started from the weights of `{Path(c['init_from']).parent.name}`; " if c.get("init_from") else "")
+            + f"{c.get('epochs')} epoch(s), batch {c.get('batch_size')}, "
             f"{c.get('optimizer')} lr {c.get('lr')} (warm-up {c.get('warmup_epochs')} epoch, cosine), weight decay "
             f"{c.get('weight_decay')}, class balance `{c.get('balance')}`, targets `{c.get('targets')}`, seed "
-            f"{c.get('seed')}, {c.get('threads')} thread(s); augmentation `{json.dumps(c.get('aug'))}`. "
-            f"{len(epochs)} epoch(s) logged, {secs / 3600:.2f} h of training.")
+            f"{c.get('seed')}, {c.get('threads')} thread(s); augmentation `{json.dumps(c.get('aug'))}`"
+            + (f"; a second head learns the original FER2013 label of each image ({len(aux)} classes, "
+               f"cross-entropy, weight {c.get('aux_weight', 1.0)}, same class balance) and best.pt is chosen by "
+               f"`{c.get('best_metric', 'valid_acc')}`" if aux else "")
+            + f". {len(eps)} epoch(s) logged, {secs / 3600:.2f} h of training.")
     if meta.get("trained_epochs"):
         add(f"- Exported checkpoint: epoch {meta['trained_epochs']} (best validation accuracy "
             f"{_pct(float(meta['valid_accuracy']))} during training).")
@@ -303,6 +342,12 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add(f"- **Fusion** (`mimetic.train.fuse`): p ∝ exp(scale · ((1 − w) · log p_cnn + w · log p_geo) + bias), "
         f"fitted on the validation split ({info['objective']}): w = {fusion.weight:.4f}, scale = "
         f"{fusion.scale:.4f}, bias = {bias} (classes in the order above).")
+    if fusion.aux:
+        ax = fusion.aux
+        abias = "none" if ax.get("bias") is None else "[" + ", ".join(f"{b:+.3f}" for b in ax["bias"]) + "]"
+        add(f"- **FER2013 head fusion**: the same form for the second head and the geometric model restricted to "
+            f"its {len(ax['classes'])} classes ({', '.join(ax['classes'])}), fitted on the validation split's "
+            f"original FER2013 labels: w = {ax['weight']:.4f}, scale = {ax['scale']:.4f}, bias = {abias}.")
     add("")
     add("## Decision")
     add("")
@@ -316,9 +361,12 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("## Measured accuracy")
     add("")
     add("Test splits, never used for training, fitting or selection. Accuracy and macro-F1 "
-        "(`mimetic.train.evaluate.metrics`); FER2013 numbers map the 8-class output to 7 classes by dropping "
-        "contempt and renormalising; \"confident\" = the images whose original FER2013 label was recovered with "
-        "high confidence.")
+        "(`mimetic.train.evaluate.metrics`); "
+        + ("FER2013 numbers come from the second head, trained on FER2013's own labels (CNN: that head; fused: "
+           "that head fused with the geometric model; geometric: its 8-class output without contempt, "
+           "renormalised)" if cm.aux_classes and fusion.aux else
+           "FER2013 numbers map the 8-class output to 7 classes by dropping contempt and renormalising")
+        + "; \"confident\" = the images whose original FER2013 label was recovered with high confidence.")
     add("")
     add(results_markdown(results))
     add("")
@@ -372,9 +420,11 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("## Reproduce")
     add("")
     add("```bash")
-    if start:
-        py, cli = _train_call(data, cnn.parent, start)
-        add("# 1. the CNN (hours; add resume=True / --resume after an interruption)")
+    for k, (folder, st, _) in enumerate(chain):
+        py, cli = _train_call(data, folder, st)
+        add(f"# 1{'abcdefg'[k] if len(chain) > 1 else ''}. the CNN"
+            + (f", stage {k + 1}" if len(chain) > 1 else "") + " (hours; add resume=True / --resume after an "
+            "interruption)")
         add(py)
         if cli:
             add(f"#    same as: {cli}")
