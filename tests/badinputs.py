@@ -6,7 +6,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from conftest import IMAGES, VIDEOS
+from testdata import IMAGES, VIDEOS
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-DATA = Path(__file__).parent / "data"
-IMAGES = DATA / "images"
-VIDEOS = DATA / "videos"
-ARTIFACTS = Path(__file__).parent / "artifacts"
+from testdata import ARTIFACTS
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from badinputs import make_bad_inputs
-from conftest import IMAGES
+from testdata import IMAGES
 from mimetic import Analyzer, FrameResult
 from mimetic.errors import InputError
 

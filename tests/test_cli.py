@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from badinputs import make_bad_inputs
-from conftest import IMAGES, VIDEOS
+from testdata import IMAGES, VIDEOS
 from mimetic.cli import app
 from mimetic.schema import validate
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from testdata import IMAGES
 from mimetic.expression.crop import (ANCHORS, CROP_SIZE, TEMPLATE, align_crop, alignment_matrix, crop_from_fer48,
                                      fallback_crop, similarity)
 from mimetic.media.images import read_image

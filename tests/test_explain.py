@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from testdata import IMAGES
 from mimetic.expression.crop import CROP_SIZE, alignment_matrix, align_crop
 from mimetic.expression.explain import (crop_to_image, explain, occlusion_map, render_explanation,
                                         resolve_method)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from testdata import IMAGES
 from mimetic.expression import fusion as fusion_mod
 from mimetic.expression.fusion import Fusion, FusedExpression, file_sha256, fuse
 from mimetic.expression.geometric import (FEATURE_NAMES, MIRROR_PERM, N_FEATURES, GeometricModel,

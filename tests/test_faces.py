@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import IMAGES
+from testdata import IMAGES
 from mimetic.face.boxes import iou
 from mimetic.media.images import read_image
 

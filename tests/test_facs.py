@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import IMAGES, VIDEOS
+from testdata import IMAGES, VIDEOS
 from mimetic.clinic.symmetry import NORMAL_BAND, REGIONS
 from mimetic.expression.prototypes import contempt_check, score_prototypes
 from mimetic.facs.catalogue import AUS, AU_BY_CODE, BRANCHES, FRAME_AUS, MUSCLE_BY_KEY, MUSCLES

@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import IMAGES  # noqa: E402
+from testdata import IMAGES  # noqa: E402
 from mimetic.expression.crop import align_crop  # noqa: E402
 from mimetic.media.images import read_image  # noqa: E402
 from mimetic.train import datasets as ds  # noqa: E402

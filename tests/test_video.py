@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import VIDEOS
+from testdata import VIDEOS
 from mimetic.errors import InputError
 
 

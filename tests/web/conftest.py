@@ -8,9 +8,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from webtools import VIDEOS, LiveServer, free_port, make_settings, write_y4m
+from webtools import CHROMIUM, VIDEOS, LiveServer, free_port, launch_chromium, make_settings, write_y4m
 
-CHROMIUM = Path(os.environ.get("MIMETIC_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
 # starlette's TestClient warns once, when first imported, that it prefers httpx2; httpx is what the project pins.
@@ -75,7 +74,9 @@ def fake_camera(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(fake_camera):
+def playwright():
+    """One Playwright driver for the whole run: its sync API refuses to start a second one while the first runs,
+    so every browser fixture launches its Chromium through this one (see :func:`launch_chromium`)."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium; "
                     ".ci/run installs it)")
@@ -85,16 +86,16 @@ def browser(fake_camera):
         pytest.skip("browser tests need the playwright package (the test extra)")
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={fake_camera}",
-        ])
-        try:
-            yield b
-        finally:
-            b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, fake_camera):
+    b = launch_chromium(playwright, fake_camera)
+    try:
+        yield b
+    finally:
+        b.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ temporary data directory, a uvicorn server in a thread, a y4m writer for Chromiu
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -83,3 +84,17 @@ def write_y4m(src: Path, dst: Path, *, start: float, seconds: float, fps: int = 
                 out.write(b"".join(data[r * stride:r * stride + w] for r in range(h)))
             written += 1
     return dst
+
+
+#: Debian's Chromium (the browser tests skip when it is missing)
+CHROMIUM = Path(os.environ.get("MIMETIC_TEST_CHROMIUM", "/usr/bin/chromium"))
+
+
+def launch_chromium(playwright, camera: Path):
+    """Debian's Chromium, headless, with ``camera`` (a y4m file, looped) as its fake webcam."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}",
+    ])

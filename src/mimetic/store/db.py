@@ -39,8 +39,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """``alembic upgrade head`` on ``engine``, with the migrations shipped in this package."""
+def _alembic(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -48,7 +47,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        getattr(command, action)(cfg, revision)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """``alembic upgrade head`` on ``engine``, with the migrations shipped in this package."""
+    _alembic(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """``alembic downgrade <revision>`` on ``engine`` (e.g. ``"0001_jobs"``, or ``"base"`` to drop everything)."""
+    _alembic(engine, "downgrade", revision)
+
+
+def engine_of(url_or_engine: "str | Engine") -> tuple[Engine, bool]:
+    """(engine, whether it was made here, so the caller owns and disposes it) for a URL or an engine."""
+    if isinstance(url_or_engine, Engine):
+        return url_or_engine, False
+    return make_engine(str(url_or_engine)), True
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,3 +40,103 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# -- accounts and practice (issue 7; revision 0002_accounts_practice) ---------------------------------------------
+# Every row below belongs to one user and goes with them: foreign keys to users are ON DELETE CASCADE.
+
+_USER_FK = dict(ondelete="CASCADE")
+
+
+class User(Base):
+    """A person with an account: a patient who practises, or a clinician who follows linked patients."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # normalised: trimmed, lower case
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, PHC string format
+    role: Mapped[str] = mapped_column(String(16))  # patient | clinician
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    affected_side: Mapped[str | None] = mapped_column(String(8), nullable=True)  # left | right | null
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSession(Base):
+    """One logged-in browser. Only the SHA-256 of the cookie's token is stored, never the token."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the cookie value
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))  # the CSRF token bound to this login
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Invitation(Base):
+    """A clinician's single-use code that links a patient to them."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)  # normalised: upper case, no separators
+    clinician_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    used_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+
+
+class Link(Base):
+    """A patient shares their practice with a clinician."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("patient_id", "clinician_id", name="uq_links_patient_clinician"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    clinician_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PracticeSessionRow(Base):
+    """One practice session (calibration + a routine) and its whole result (docs/dev/practice-contract.md §3)."""
+
+    __tablename__ = "practice_sessions"
+    __table_args__ = (Index("ix_practice_sessions_user_day", "user_id", "day"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK))
+    day: Mapped[date] = mapped_column(Date)  # the patient's local date
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    routine: Mapped[str] = mapped_column(String(64), default="")
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # 0-100
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sunnybrook: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ExerciseResultRow(Base):
+    """One exercise of one session, flattened for trends and statistics."""
+
+    __tablename__ = "exercise_results"
+    __table_args__ = (Index("ix_exercise_results_user_exercise_day", "user_id", "exercise", "day"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("practice_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK))
+    position: Mapped[int] = mapped_column(Integer, default=0)  # order within the session
+    day: Mapped[date] = mapped_column(Date)
+    exercise: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    left: Mapped[float | None] = mapped_column(Float, nullable=True)
+    right: Mapped[float | None] = mapped_column(Float, nullable=True)
+    symmetry: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    synkinesis: Mapped[int] = mapped_column(Integer, default=0)  # how many synkinesis warnings
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
     """The web app. ``settings`` defaults to :meth:`Settings.from_env`; ``warm`` loads the photo workers' models
     at start-up (in the background) so the first request is not slow."""
     from mimetic import __version__
-    from mimetic.web import api, live, pages
+    from mimetic.web import account_pages, api, auth, live, pages, practice_pages, practice_ws
     from mimetic.web.services import Services
 
     settings = settings or Settings.from_env()
@@ -76,9 +76,14 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
                   docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.settings = settings
     errors.install(app)
+    auth.install(app)
     app.include_router(api.router)
     app.include_router(live.router)
     app.include_router(pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(practice_ws.router)
+    app.include_router(practice_pages.api)
+    app.include_router(practice_pages.pages)
     assets = _swagger_assets()
     if assets is not None:  # mounted before /static, which would shadow it
         app.mount("/static/docs", StaticFiles(directory=assets), name="docs-assets")

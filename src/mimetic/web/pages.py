@@ -34,11 +34,18 @@ def _limits(settings) -> dict[str, Any]:
             "image_ttl_min": round(settings.image_ttl / 60), "job_ttl_days": round(settings.job_ttl / 86400, 1)}
 
 
-def render(request: Request, page: str) -> HTMLResponse:
+def render(request: Request, page: str, *, template: str | None = None, status_code: int = 200,
+           boot: dict[str, Any] | None = None, **extra: Any) -> HTMLResponse:
+    """The page ``page`` (``templates/<page>.html``, or ``template``) in the visitor's language. Every page gets
+    ``user`` (the logged-in :class:`~mimetic.store.accounts.UserRecord` or None) and ``csrf`` (the token its forms
+    carry) in the template context and in the boot JSON; ``extra`` goes to the template, ``boot`` to the JSON."""
     from mimetic import __version__
     from mimetic.facs.catalogue import AU_BY_CODE
     from mimetic.types import EXPRESSIONS
+    from mimetic.web import auth
 
+    user = auth.current_user(request)
+    csrf = auth.csrf_token(request)
     lang, set_cookie = i18n.choose(request)
     t = i18n.Translator(lang)
     settings = request.app.state.services.settings
@@ -50,14 +57,21 @@ def render(request: Request, page: str) -> HTMLResponse:
         "aus": {code: a.name for code, a in AU_BY_CODE.items()},
         "limits": limits,
         "api": "/api/v1",
+        "user": {"id": user.id, "role": user.role, "name": user.name} if user else None,
+        "csrf": csrf,
+        **(boot or {}),
     }
     context = {
         "t": t, "lang": lang, "html_lang": i18n.HTML_LANG[lang], "languages": i18n.LANGUAGES, "page": page,
         "version": __version__, "limits": limits,
         "boot_json": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+        "user": user, "csrf": csrf, **extra,
     }
-    response = templates.TemplateResponse(request, f"{page}.html", context)
+    response = templates.TemplateResponse(request, template or f"{page}.html", context, status_code=status_code)
     response.headers["Vary"] = "Accept-Language, Cookie"
+    auth.apply_cookies(request, response)
+    if user is not None:  # pages with someone's data are never cached
+        response.headers["Cache-Control"] = "no-store"
     if set_cookie:
         response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=False)
     return response

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mimetic.store import JobStore
+from mimetic.store import AccountStore, JobStore, PracticeStore
 from mimetic.web.images import ImageResults
 from mimetic.web.jobs import JobRunner
 from mimetic.web.settings import Settings
@@ -29,6 +29,22 @@ def _warm(analyzer) -> None:
     frame_from_results([result])
 
 
+def _accounts(settings: Settings, store: JobStore):
+    """The account and practice stores on the job store's engine, and the login limiter."""
+    from datetime import timedelta
+
+    from argon2 import PasswordHasher
+
+    from mimetic.web.auth import LoginLimiter
+
+    hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_cost,
+                            parallelism=settings.argon2_parallelism)
+    accounts = AccountStore(store.engine, hasher=hasher,
+                            session_lifetime=timedelta(seconds=settings.session_lifetime),
+                            invitation_lifetime=timedelta(seconds=settings.invitation_lifetime))
+    return accounts, PracticeStore(store.engine), LoginLimiter(settings)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -39,6 +55,12 @@ class Services:
     live_executor: ThreadPoolExecutor
     live_sessions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: users, logins, invitations, links (docs/accounts.md); the same database as the jobs
+    accounts: AccountStore | None = None
+    #: practice sessions and their results
+    practice: PracticeStore | None = None
+    #: failed-login and registration counters (mimetic.web.auth.LoginLimiter)
+    limiter: object | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, warm: bool = True) -> "Services":
@@ -47,7 +69,8 @@ class Services:
         data = Path(settings.data_dir).expanduser()
         data.mkdir(parents=True, exist_ok=True)
         store = JobStore(settings.db_url)
-        store.migrate()
+        store.migrate()  # every table: jobs, accounts, practice
+        accounts, practice, limiter = _accounts(settings, store)
 
         def make_analyzer() -> Analyzer:
             return Analyzer(max_faces=settings.max_faces, min_face=settings.min_face,
@@ -63,7 +86,8 @@ class Services:
         images = ImageResults(data / "images", ttl=settings.image_ttl)
         live = ThreadPoolExecutor(max(1, settings.max_live_sessions), thread_name_prefix="mimetic-live")
         log.info("data directory %s; database %s", data, settings.db_url.split("@")[-1])
-        return cls(settings, store, runner, images, pool, live)
+        return cls(settings, store, runner, images, pool, live, accounts=accounts, practice=practice,
+                   limiter=limiter)
 
     def try_open_live(self) -> bool:
         with self._lock:
@@ -78,6 +102,8 @@ class Services:
 
     def expire(self) -> tuple[int, int]:
         """Delete expired photo results and finished jobs; (photos, jobs) removed."""
+        if self.accounts is not None:
+            self.accounts.purge_expired()
         return self.images.expire(), self.runner.expire()
 
     def close(self) -> None:

@@ -66,6 +66,25 @@ class Settings:
     #: the photo page's default smallest face to search for (pixels); see Analyzer(min_face=)
     min_face: int = 80
 
+    # -- accounts (docs/accounts.md) --
+    #: a login lasts this long unless it ends earlier (logout, password change, account deletion)
+    session_lifetime: float = 14 * 24 * 3600.0
+    #: mark cookies Secure even when the request reached this server over plain http (behind a TLS proxy)
+    secure_cookies: bool = False
+    #: failed logins for one email address, and from one IP address, within ``login_window`` before 429
+    login_attempts: int = 5
+    login_attempts_ip: int = 20
+    login_window: float = 15 * 60.0
+    #: registrations from one IP address within ``register_window`` before 429
+    register_attempts_ip: int = 10
+    register_window: float = 3600.0
+    #: a clinician's invitation code can be used this long
+    invitation_lifetime: float = 7 * 24 * 3600.0
+    #: argon2id parameters (RFC 9106 low-memory profile: t=3, 64 MiB, p=4); hashes made otherwise are redone at login
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 64 * 1024  # KiB
+    argon2_parallelism: int = 4
+
     @property
     def db_url(self) -> str:
         from mimetic.store.db import default_database_url
@@ -90,6 +109,13 @@ class Settings:
 
 def _convert(kind, raw: str, name: str):
     kind = str(kind)
+    if kind.startswith("bool"):
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"MIMETIC_{name.upper()}={raw!r} is not a yes/no value (1 or 0)")
     try:
         if kind.startswith("int"):
             return int(raw)

@@ -1,0 +1,161 @@
+"""A practice session: calibrate a neutral face, then each exercise of a routine for N repetitions.
+
+>>> s = PracticeSession("smile", reps=3)
+>>> for t, face in frames:            # face: the main Face of the frame, or None
+...     feedback = s.push(face, t)    # docs/dev/practice-contract.md §4
+...     if s.done:
+...         break
+>>> s.result()["score"]               # §3
+
+Phases: ``"calibrate"`` (``calibration_seconds`` of face time; the calmest half of those faces become the neutral
+calibration, :meth:`mimetic.practice.scoring.Calibration.from_faces`) → ``"exercise"`` (one
+:class:`~mimetic.practice.scoring.ExerciseTracker` after the other) → ``"done"``. Frames without a face pause
+every timer (state ``"no_face"``). No web or database code here: the web layer feeds frames and stores
+``result()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mimetic.practice import sunnybrook
+from mimetic.practice.exercises import get_exercise, routine_ids
+from mimetic.practice.scoring import MAX_DT, SCORING_VERSION, SIDES, Calibration, ExerciseTracker
+
+#: the largest number of calibration faces kept (a long calibration at a high frame rate)
+MAX_CALIBRATION_FACES = 300
+
+
+class PracticeSession:
+    """One practice session. ``routine``: a routine name (``mimetic.practice.exercises.ROUTINES``), an exercise id,
+    or a list of exercise ids. ``affected_side``: "left" / "right" (the person's) or None. ``calibration``: an
+    existing :class:`Calibration` (or its dict) to skip the calibration phase."""
+
+    def __init__(self, routine: list[str] | str, reps: int = 3, affected_side: str | None = None,
+                 calibration_seconds: float = 3.0, calibration: Calibration | dict | None = None):
+        if reps < 1:
+            raise ValueError(f"reps must be at least 1, not {reps}")
+        if affected_side is not None and affected_side not in SIDES:
+            raise ValueError(f"affected_side must be 'left', 'right' or None, not {affected_side!r}")
+        if calibration_seconds <= 0:
+            raise ValueError(f"calibration_seconds must be positive, not {calibration_seconds}")
+        self.routine_name = routine if isinstance(routine, str) else None
+        self.exercise_ids = routine_ids(routine)
+        self.reps = reps
+        self.affected_side = affected_side
+        self.calibration_seconds = float(calibration_seconds)
+        self.calibration: Calibration | None = (Calibration.from_dict(calibration) if isinstance(calibration, dict)
+                                                else calibration)
+        self._cal_faces: list = []
+        self._cal_time = 0.0
+        self._cal_last: float | None = None
+        self._index = 0
+        self._trackers: list[ExerciseTracker] = []
+        if self.calibration is not None:
+            self._start_exercises()
+
+    # -- state ------------------------------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        if self.calibration is None:
+            return "calibrate"
+        return "done" if self._index >= len(self._trackers) else "exercise"
+
+    @property
+    def done(self) -> bool:
+        return self.phase == "done"
+
+    @property
+    def current(self) -> ExerciseTracker | None:
+        return self._trackers[self._index] if self.phase == "exercise" else None
+
+    def _start_exercises(self) -> None:
+        self._trackers = [ExerciseTracker(get_exercise(i), self.calibration, self.reps, self.affected_side)
+                          for i in self.exercise_ids]
+
+    def skip(self) -> None:
+        """Skip the current exercise (during calibration: nothing to skip)."""
+        cur = self.current
+        if cur is not None:
+            cur.skip()
+            self._index += 1
+
+    # -- frames -----------------------------------------------------------------------------------------------
+    def push(self, face, t: float) -> dict[str, Any]:
+        """Feed the main face of one frame (``None`` when there is none) at ``t`` seconds (increasing)."""
+        if self.phase == "calibrate":
+            return self._calibrate(face, float(t))
+        if self.done:
+            return self._done_feedback()
+        cur = self.current
+        fb = cur.push(face, float(t))
+        if cur.done:
+            self._index += 1
+            if not self.done:
+                fb["next"] = self.current.exercise.id
+        if self.done:
+            fb["session_done"] = True
+        return fb
+
+    def _calibrate(self, face, t: float) -> dict[str, Any]:
+        base = {"phase": "calibrate", "exercise": None, "rep": 0, "reps": self.reps, "score": 0.0, "left": 0.0,
+                "right": 0.0, "symmetry": 1.0, "hold": 0.0, "warnings": []}
+        if face is None:
+            self._cal_last = None
+            progress = min(1.0, self._cal_time / self.calibration_seconds)
+            return {**base, "state": "no_face", "progress": round(progress, 3),
+                    "message": "No face found: look at the camera."}
+        if self._cal_last is not None:
+            self._cal_time += min(MAX_DT, max(0.0, t - self._cal_last))
+        self._cal_last = t
+        if len(self._cal_faces) < MAX_CALIBRATION_FACES:
+            self._cal_faces.append(face)
+        progress = min(1.0, self._cal_time / self.calibration_seconds)
+        out = {**base, "state": "rest", "progress": round(progress, 3),
+               "message": "Relax your face and look at the camera."}
+        if progress >= 1.0:
+            self.calibration = Calibration.from_faces(self._cal_faces)
+            self._cal_faces = []
+            self._start_exercises()
+            out["calibration"] = self.calibration.to_dict()
+            out["warnings"] = list(self.calibration.warnings)
+            out["next"] = self.current.exercise.id if self.current else None
+            out["message"] = "Calibrated. " + get_exercise(self.exercise_ids[0]).instruction
+        return out
+
+    def _done_feedback(self) -> dict[str, Any]:
+        res = self.result()
+        return {"phase": "done", "exercise": None, "rep": self.reps, "reps": self.reps, "state": "rest",
+                "progress": 1.0, "score": res["score"], "left": 0.0, "right": 0.0, "symmetry": 1.0, "hold": 0.0,
+                "warnings": [], "message": "Session complete."}
+
+    # -- result -----------------------------------------------------------------------------------------------
+    def result(self) -> dict[str, Any]:
+        """The session result (contract §3). Exercises not reached yet are listed as skipped with no reps; the
+        session score is the mean score of the exercises with at least one finished rep (0 when none)."""
+        exercises = []
+        for i, ex_id in enumerate(self.exercise_ids):
+            if i < len(self._trackers):
+                r = self._trackers[i].result()
+                if i >= self._index and not self._trackers[i].done:
+                    r["skipped"] = True
+            else:
+                from mimetic.practice.scoring import exercise_result
+
+                r = exercise_result(ex_id, [], skipped=True)
+            exercises.append(r)
+        scored = [e["score"] for e in exercises if e["reps"]]
+        out: dict[str, Any] = {
+            "routine": self.routine_name if self.routine_name is not None else list(self.exercise_ids),
+            "reps": self.reps,
+            "affected_side": self.affected_side,
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
+            "score": round(sum(scored) / len(scored), 2) if scored else 0.0,
+            "exercises": exercises,
+            "scoring_version": SCORING_VERSION,
+        }
+        out["sunnybrook"] = sunnybrook.estimate(out)
+        return out
+
+
+__all__ = ["PracticeSession"]
