@@ -11,7 +11,7 @@ const today = new Date();
 let month = new Date(today.getFullYear(), today.getMonth(), 1);
 let selected = null;
 
-const COLORS = { score: "#4f46e5", right: "#2563eb", left: "#ea580c", symmetry: "#059669" };
+const COLORS = { score: "#111827", right: "#2563eb", left: "#ea580c", symmetry: "#059669" };  // score: near-black, so it never reads as the right side's blue
 
 function iso(d) {
   const p = (n) => String(n).padStart(2, "0");
