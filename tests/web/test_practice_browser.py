@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
-from webtools import VIDEOS, LiveServer, free_port, launch_chromium, make_settings
+from webtools import VIDEOS, LiveServer, free_port, launch_chromium, make_settings, write_y4m_frames
 
 TIMEOUT = 60_000  # ms
 PASSWORD = "a long enough password 42"
@@ -48,17 +48,7 @@ def write_practice_y4m(dst: Path, fps: int = 24) -> Path:
         return [bounce[i % len(bounce)] for i in range(n)]
 
     sequence = calm_for(CALM_SECONDS) + smile + calm_for(RELAX_SECONDS)
-    with open(dst, "wb") as out:
-        first = sequence[0]
-        out.write(f"YUV4MPEG2 W{first.width} H{first.height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for yuv in sequence:
-            out.write(b"FRAME\n")
-            for plane, (w, h) in zip(yuv.planes, ((yuv.width, yuv.height), (yuv.width // 2, yuv.height // 2),
-                                                  (yuv.width // 2, yuv.height // 2))):
-                data = bytes(plane)
-                stride = plane.line_size
-                out.write(b"".join(data[r * stride:r * stride + w] for r in range(h)))
-    return dst
+    return write_y4m_frames(dst, sequence, fps)
 
 
 @pytest.fixture(scope="module")

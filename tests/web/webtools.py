@@ -58,20 +58,11 @@ class LiveServer:
         self.thread.join(30)
 
 
-def write_y4m(src: Path, dst: Path, *, start: float, seconds: float, fps: int = 24) -> Path:
-    """A short clip of ``src`` as a YUV4MPEG2 file (what Chromium's fake camera plays), frames from ``start``."""
-    import av
-
-    with av.open(str(src)) as container, open(dst, "wb") as out:
-        stream = container.streams.video[0]
-        written = 0
+def write_y4m_frames(dst: Path, frames, fps: int = 24) -> Path:
+    """Write PyAV video frames (any pixel format) as a YUV4MPEG2 file: what Chromium's fake camera plays, looped."""
+    with open(dst, "wb") as out:
         header = False
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
-            if t < start:
-                continue
-            if written >= int(seconds * fps):
-                break
+        for frame in frames:
             yuv = frame.reformat(format="yuv420p")
             if not header:
                 out.write(f"YUV4MPEG2 W{yuv.width} H{yuv.height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
@@ -82,8 +73,27 @@ def write_y4m(src: Path, dst: Path, *, start: float, seconds: float, fps: int = 
                 data = bytes(plane)
                 stride = plane.line_size
                 out.write(b"".join(data[r * stride:r * stride + w] for r in range(h)))
-            written += 1
     return dst
+
+
+def write_y4m(src: Path, dst: Path, *, start: float, seconds: float, fps: int = 24) -> Path:
+    """A short clip of ``src`` as a YUV4MPEG2 file, frames from ``start``."""
+    import av
+
+    def clip():
+        with av.open(str(src)) as container:
+            stream = container.streams.video[0]
+            written = 0
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                if t < start:
+                    continue
+                if written >= int(seconds * fps):
+                    break
+                written += 1
+                yield frame
+
+    return write_y4m_frames(dst, clip(), fps)
 
 
 #: Debian's Chromium (the browser tests skip when it is missing)

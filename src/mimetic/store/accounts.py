@@ -20,7 +20,7 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -28,7 +28,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from mimetic.store.db import engine_of, upgrade
+from mimetic.store.db import aware, engine_of, upgrade, utcnow
 from mimetic.store.models import Invitation, Link, LoginSession, User
 
 ROLES = ("patient", "clinician")
@@ -48,16 +48,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class AccountError(ValueError):
     """A request about accounts that cannot be done; ``str(error)`` is a message for the person."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    if t is not None and t.tzinfo is None:  # SQLite hands back naive datetimes; everything stored is UTC
-        return t.replace(tzinfo=UTC)
-    return t
 
 
 def token_hash(token: str) -> str:
@@ -108,7 +98,7 @@ class UserRecord:
     @classmethod
     def of(cls, row: User) -> "UserRecord":
         return cls(id=row.id, email=row.email, role=row.role, display_name=row.display_name,
-                   created_at=_aware(row.created_at), affected_side=row.affected_side)
+                   created_at=aware(row.created_at), affected_side=row.affected_side)
 
     @property
     def name(self) -> str:
@@ -134,7 +124,7 @@ class InvitationRecord:
 
     @property
     def usable(self) -> bool:
-        return self.used_at is None and self.expires_at > _now()
+        return self.used_at is None and self.expires_at > utcnow()
 
 
 class AccountStore:
@@ -170,7 +160,7 @@ class AccountStore:
         name = " ".join((display_name or "").split())
         if len(name) > MAX_NAME:
             raise AccountError(f"The name must be at most {MAX_NAME} characters long.")
-        now = _now()
+        now = utcnow()
         row = User(id=str(uuid.uuid4()), email=email, password_hash=self.hasher.hash(password), role=role,
                    display_name=name, affected_side=None, created_at=now, password_changed_at=now)
         try:
@@ -242,7 +232,7 @@ class AccountStore:
             raise AccountError("The new password must be different from the current one.")
         with self._session.begin() as s:
             s.execute(update(User).where(User.id == user_id)
-                      .values(password_hash=self.hasher.hash(new), password_changed_at=_now()))
+                      .values(password_hash=self.hasher.hash(new), password_changed_at=utcnow()))
         return True
 
     def check_user_password(self, user_id: str, password: str) -> bool:
@@ -287,7 +277,7 @@ class AccountStore:
         """A new login for the user: (token for the cookie, CSRF token bound to this login)."""
         token = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        now = _now()
+        now = utcnow()
         with self._session.begin() as s:
             s.add(LoginSession(id=str(uuid.uuid4()), token_hash=token_hash(token), user_id=user_id, csrf=csrf,
                                created_at=now, expires_at=now + self.session_lifetime))
@@ -303,7 +293,7 @@ class AccountStore:
             if found is None:
                 return None
             login, user = found
-            if _aware(login.expires_at) <= _now():
+            if aware(login.expires_at) <= utcnow():
                 expired = login.id
             else:
                 return UserRecord.of(user), login.csrf
@@ -329,12 +319,12 @@ class AccountStore:
         """How many live logins the user has."""
         with self._session() as s:
             return len(list(s.scalars(select(LoginSession.id).where(LoginSession.user_id == user_id,
-                                                                     LoginSession.expires_at > _now()))))
+                                                                     LoginSession.expires_at > utcnow()))))
 
     def purge_expired(self) -> int:
         """Delete expired logins; how many."""
         with self._session.begin() as s:
-            return s.execute(delete(LoginSession).where(LoginSession.expires_at <= _now())).rowcount
+            return s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow())).rowcount
 
     # -- invitations and links ---------------------------------------------------------------------------------
     def create_invitation(self, clinician_id: str) -> str:
@@ -342,7 +332,7 @@ class AccountStore:
         user = self.get_user(clinician_id)
         if user is None or user.role != "clinician":
             raise AccountError("Only clinicians can create invitation codes.")
-        now = _now()
+        now = utcnow()
         for _ in range(5):
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             try:
@@ -359,8 +349,8 @@ class AccountStore:
         with self._session() as s:
             rows = s.scalars(select(Invitation).where(Invitation.clinician_id == clinician_id)
                              .order_by(Invitation.created_at.desc()))
-            return [InvitationRecord(code=format_code(r.code), created_at=_aware(r.created_at),
-                                     expires_at=_aware(r.expires_at), used_at=_aware(r.used_at), used_by=r.used_by)
+            return [InvitationRecord(code=format_code(r.code), created_at=aware(r.created_at),
+                                     expires_at=aware(r.expires_at), used_at=aware(r.used_at), used_by=r.used_by)
                     for r in rows]
 
     def revoke_invitation(self, clinician_id: str, code: str) -> bool:
@@ -380,14 +370,14 @@ class AccountStore:
         code = normalise_code(code)
         if not code or len(code) > 16:
             raise AccountError("Enter the invitation code your clinician gave you.")
-        now = _now()
+        now = utcnow()
         with self._session.begin() as s:
             inv = s.scalar(select(Invitation).where(Invitation.code == code))
             if inv is None:
                 raise AccountError("This invitation code does not exist. Check it with your clinician.")
             if inv.used_at is not None:
                 raise AccountError("This invitation code has already been used; ask your clinician for a new one.")
-            if _aware(inv.expires_at) <= now:
+            if aware(inv.expires_at) <= now:
                 raise AccountError("This invitation code has expired; ask your clinician for a new one.")
             clinician = s.get(User, inv.clinician_id)
             if s.scalar(select(Link.id).where(Link.patient_id == patient_id,

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> datetime:
+    """Now, in UTC (everything stored is UTC)."""
+    return datetime.now(UTC)
+
+
+def aware(t: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    if t is not None and t.tzinfo is None:
+        return t.replace(tzinfo=UTC)
+    return t
 
 
 def default_database_url(data_dir: str | os.PathLike[str]) -> str:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from mimetic.store.db import make_engine, upgrade
+from mimetic.store.db import aware, make_engine, upgrade, utcnow
 from mimetic.store.models import Job
 
 #: Every status a job can have, in lifecycle order.
@@ -19,16 +19,6 @@ JOB_STATUSES = ("queued", "running", "done", "failed")
 #: Statuses a job never leaves.
 TERMINAL = frozenset({"done", "failed"})
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    if t is not None and t.tzinfo is None:
-        return t.replace(tzinfo=UTC)
-    return t
 
 
 @dataclass(frozen=True)
@@ -55,7 +45,7 @@ class JobRecord:
     def of(cls, row: Job) -> "JobRecord":
         values = {f.name: getattr(row, f.name) for f in fields(cls)}
         for k in ("created_at", "updated_at", "started_at", "finished_at"):
-            values[k] = _aware(values[k])
+            values[k] = aware(values[k])
         values["params"] = dict(values["params"] or {})
         values["files"] = list(values["files"] or [])
         return cls(**values)
@@ -92,7 +82,7 @@ class JobStore:
     def create(self, *, source_name: str | None = None, params: dict[str, Any] | None = None,
                keep_media: bool = False, owner_id: str | None = None, kind: str = "video",
                job_id: str | None = None) -> JobRecord:
-        now = _now()
+        now = utcnow()
         row = Job(id=job_id or str(uuid.uuid4()), kind=kind, status="queued", progress=0.0, frames=0,
                   source_name=source_name, params=dict(params or {}), files=[], keep_media=keep_media,
                   owner_id=owner_id, created_at=now, updated_at=now)
@@ -103,7 +93,7 @@ class JobStore:
 
     def update(self, job_id: str, **values: Any) -> JobRecord | None:
         """Set columns of one job (``updated_at`` too); returns the new snapshot, or None if it is gone."""
-        values["updated_at"] = _now()
+        values["updated_at"] = utcnow()
         with self._session.begin() as s:
             row = s.get(Job, job_id)
             if row is None:
@@ -114,14 +104,14 @@ class JobStore:
             return JobRecord.of(row)
 
     def start(self, job_id: str) -> JobRecord | None:
-        return self.update(job_id, status="running", started_at=_now(), error=None)
+        return self.update(job_id, status="running", started_at=utcnow(), error=None)
 
     def finish(self, job_id: str, *, files: list[str], stats: dict[str, Any] | None, frames: int) -> JobRecord | None:
         return self.update(job_id, status="done", progress=1.0, files=files, stats=stats, frames=frames,
-                           finished_at=_now())
+                           finished_at=utcnow())
 
     def fail(self, job_id: str, reason: str, *, files: list[str] | None = None) -> JobRecord | None:
-        values: dict[str, Any] = {"status": "failed", "error": reason, "finished_at": _now()}
+        values: dict[str, Any] = {"status": "failed", "error": reason, "finished_at": utcnow()}
         if files is not None:
             values["files"] = files
         return self.update(job_id, **values)
@@ -138,7 +128,7 @@ class JobStore:
         with self._session.begin() as s:
             ids = list(s.scalars(select(Job.id).where(Job.status == "running")))
             if ids:
-                now = _now()
+                now = utcnow()
                 s.execute(update(Job).where(Job.id.in_(ids))
                           .values(status="failed", error=reason, finished_at=now, updated_at=now))
             return ids
@@ -158,7 +148,7 @@ class JobStore:
 
     def finished_before(self, age: timedelta) -> list[JobRecord]:
         """Finished jobs whose ``finished_at`` is older than ``age`` (for expiry)."""
-        cutoff = _now() - age
+        cutoff = utcnow() - age
         with self._session() as s:
             rows = s.scalars(select(Job).where(Job.status.in_(tuple(TERMINAL)), Job.finished_at < cutoff))
             return [JobRecord.of(r) for r in rows]

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import sessionmaker
 
-from mimetic.store.db import engine_of, upgrade
+from mimetic.store.db import aware, engine_of, upgrade, utcnow
 from mimetic.store.models import ExerciseResultRow, Invitation, Link, LoginSession, PracticeSessionRow, User
 
 EXPORT_FORMAT = "mimetic-practice-export"
@@ -28,15 +28,6 @@ EXPORT_VERSION = 1
 CSV_COLUMNS = ("session_id", "day", "started_at", "finished_at", "routine", "session_score", "exercise", "position",
                "score", "left", "right", "symmetry", "hold", "stability", "synkinesis", "skipped")
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(t: datetime | None) -> datetime | None:
-    if t is not None and t.tzinfo is None:
-        return t.replace(tzinfo=UTC)
-    return t
 
 
 def _iso(t: datetime | date | None) -> str | None:
@@ -85,8 +76,8 @@ def _exercise_dict(r: ExerciseResultRow) -> dict[str, Any]:
 
 
 def _session_summary(row: PracticeSessionRow, exercises: list[ExerciseResultRow]) -> dict[str, Any]:
-    return {"id": row.id, "day": row.day.isoformat(), "started_at": _iso(_aware(row.started_at)),
-            "finished_at": _iso(_aware(row.finished_at)), "routine": row.routine, "score": row.score,
+    return {"id": row.id, "day": row.day.isoformat(), "started_at": _iso(aware(row.started_at)),
+            "finished_at": _iso(aware(row.finished_at)), "routine": row.routine, "score": row.score,
             "exercises": [_exercise_dict(e) for e in sorted(exercises, key=lambda e: e.position)]}
 
 
@@ -125,7 +116,7 @@ class PracticeStore:
             day = day.date()
         result = clean_json(result)
         sid = str(uuid.uuid4())
-        now = _now()
+        now = utcnow()
         exercises = result.get("exercises") or []
         with self._session.begin() as s:
             if not _is_id(user_id) or s.get(User, user_id) is None:
@@ -218,7 +209,7 @@ class PracticeStore:
             point = _exercise_dict(r)
             point.pop("skipped")
             point.pop("position")
-            out.append({"day": r.day.isoformat(), "started_at": _iso(_aware(started)), "session_id": r.session_id,
+            out.append({"day": r.day.isoformat(), "started_at": _iso(aware(started)), "session_id": r.session_id,
                         **point})
         return out
 
@@ -294,22 +285,22 @@ class PracticeStore:
             if user is None:
                 raise KeyError(f"no such user: {user_id!r}")
             profile = {"id": user.id, "email": user.email, "role": user.role, "display_name": user.display_name,
-                       "affected_side": user.affected_side, "created_at": _iso(_aware(user.created_at)),
-                       "password_changed_at": _iso(_aware(user.password_changed_at))}
-            logins = [{"created_at": _iso(_aware(r.created_at)), "expires_at": _iso(_aware(r.expires_at))}
+                       "affected_side": user.affected_side, "created_at": _iso(aware(user.created_at)),
+                       "password_changed_at": _iso(aware(user.password_changed_at))}
+            logins = [{"created_at": _iso(aware(r.created_at)), "expires_at": _iso(aware(r.expires_at))}
                       for r in s.scalars(select(LoginSession).where(LoginSession.user_id == user_id)
                                          .order_by(LoginSession.created_at))]
 
             def people(other, mine):
                 q = (select(User, Link.created_at).join(Link, other == User.id).where(mine == user_id)
                      .order_by(Link.created_at))
-                return [{"id": u.id, "display_name": u.display_name, "email": u.email, "linked_at": _iso(_aware(t))}
+                return [{"id": u.id, "display_name": u.display_name, "email": u.email, "linked_at": _iso(aware(t))}
                         for u, t in s.execute(q).all()]
 
             clinicians = people(Link.clinician_id, Link.patient_id)
             patients = people(Link.patient_id, Link.clinician_id)
-            invitations = [{"code": r.code, "created_at": _iso(_aware(r.created_at)),
-                            "expires_at": _iso(_aware(r.expires_at)), "used_at": _iso(_aware(r.used_at))}
+            invitations = [{"code": r.code, "created_at": _iso(aware(r.created_at)),
+                            "expires_at": _iso(aware(r.expires_at)), "used_at": _iso(aware(r.used_at))}
                            for r in s.scalars(select(Invitation).where(Invitation.clinician_id == user_id)
                                               .order_by(Invitation.created_at))]
             rows = list(s.scalars(select(PracticeSessionRow).where(PracticeSessionRow.user_id == user_id)
@@ -323,7 +314,7 @@ class PracticeStore:
                 item["result"] = r.result
                 item["sunnybrook"] = r.sunnybrook
                 sessions.append(item)
-        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported_at": _now().isoformat(),
+        return {"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "exported_at": utcnow().isoformat(),
                 "user": profile, "logins": logins, "clinicians": clinicians, "patients": patients,
                 "invitations": invitations, "sessions": sessions}
 

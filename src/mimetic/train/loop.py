@@ -214,28 +214,22 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict]:
 
 # -- evaluation during training --------------------------------------------------------------------------------
 @torch.no_grad()
-def predict_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 256) -> np.ndarray:
+def predict_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 256, *, head: str = "main") -> np.ndarray:
+    """Softmax probabilities of ``model`` on uint8 crops, in batches; ``head="aux"``: the auxiliary head's."""
     was = model.training
     model.eval()
     out = []
     for i in range(0, len(crops), batch):
         x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).float()[:, None]
-        out.append(torch.softmax(model(x), 1).numpy())
+        logits = model(x) if head == "main" else model.forward_all(x)[1]
+        out.append(torch.softmax(logits, 1).numpy())
     model.train(was)
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-@torch.no_grad()
 def predict_aux_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 256) -> np.ndarray:
     """The auxiliary head's probabilities (the model must have one)."""
-    was = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(crops), batch):
-        x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch])).float()[:, None]
-        out.append(torch.softmax(model.forward_all(x)[1], 1).numpy())
-    model.train(was)
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    return predict_probs(model, crops, batch, head="aux")
 
 
 def validate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, classes, aux: np.ndarray | None = None,

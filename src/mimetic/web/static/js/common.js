@@ -125,3 +125,17 @@ export function dropZone(zone, input, onFile) {
     input.value = "";
   });
 }
+
+// One webcam frame as a JPEG blob: ``video`` drawn onto ``canvas`` with its longer side at most ``maxSide``.
+// Returns false (and calls nothing) while the video has no frame yet.
+export function grabFrame(video, canvas, maxSide, quality, done) {
+  const vw = video.videoWidth;
+  const vh = video.videoHeight;
+  if (!vw || !vh) return false;
+  const k = Math.min(1, maxSide / Math.max(vw, vh));
+  canvas.width = Math.round(vw * k);
+  canvas.height = Math.round(vh * k);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  canvas.toBlob(done, "image/jpeg", quality);
+  return true;
+}

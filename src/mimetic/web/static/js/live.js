@@ -1,6 +1,6 @@
 // Live page: the webcam (getUserMedia) streams JPEG frames to the WebSocket /api/v1/live, one frame in flight at
 // a time; results are drawn over the video (landmarks, boxes, expression) with the AU bars beside it.
-import { API, t, el, $, num, barRow, lrBar, setStatus, exprName, auName, EXPR_COLORS } from "./common.js";
+import { API, t, el, $, num, barRow, lrBar, setStatus, exprName, auName, EXPR_COLORS, grabFrame } from "./common.js";
 
 const LIVE_AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU15", "AU17", "AU20", "AU23", "AU25", "AU26", "AU43"];
 const MAX_SIDE = 640;      // frames are scaled down to at most this many pixels wide/high before sending
@@ -13,7 +13,6 @@ const startBtn = $("#start");
 const stopBtn = $("#stop");
 const snapBtn = $("#snapshot");
 const grab = document.createElement("canvas");
-const grabCtx = grab.getContext("2d");
 
 let stream = null;
 let ws = null;
@@ -132,19 +131,13 @@ function schedule(delay) {
 
 function sendFrame() {
   if (!running || inflight || !ws || ws.readyState !== WebSocket.OPEN) return;
-  const vw = video.videoWidth;
-  const vh = video.videoHeight;
-  if (!vw || !vh) { schedule(50); return; }
-  const k = Math.min(1, MAX_SIDE / Math.max(vw, vh));
-  grab.width = Math.round(vw * k);
-  grab.height = Math.round(vh * k);
-  grabCtx.drawImage(video, 0, 0, grab.width, grab.height);
   inflight = true;
-  grab.toBlob((blob) => {
-    if (!blob || !running || ws.readyState !== WebSocket.OPEN) { inflight = false; return; }
+  const grabbed = grabFrame(video, grab, MAX_SIDE, JPEG_QUALITY, (blob) => {
+    if (!blob || !running || !ws || ws.readyState !== WebSocket.OPEN) { inflight = false; return; }
     sentAt = performance.now();
     ws.send(blob);
-  }, "image/jpeg", JPEG_QUALITY);
+  });
+  if (!grabbed) { inflight = false; schedule(50); }
 }
 
 function stop(message) {

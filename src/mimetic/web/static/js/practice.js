@@ -1,7 +1,7 @@
 // Practice page: choose a routine, the webcam streams JPEG frames to the WebSocket /api/v1/practice (one frame in
 // flight at a time); the server calibrates the neutral face, then scores each exercise live (score, left/right
 // movement, symmetry, hold time, synkinesis warnings). At the end the session is saved and summarised.
-import { API, t, el, $, num, setStatus, apiError } from "./common.js";
+import { API, t, el, $, num, setStatus, apiError, grabFrame } from "./common.js";
 
 const MAX_SIDE = 640;
 const JPEG_QUALITY = 0.8;
@@ -19,7 +19,6 @@ const repsInput = $("#reps");
 const picture = $("#exercise-picture");
 picture.addEventListener("load", () => { picture.dataset.loaded = "1"; });
 const grab = document.createElement("canvas");
-const grabCtx = grab.getContext("2d");
 
 let catalogue = null;
 let stream = null;
@@ -181,19 +180,13 @@ function schedule(delay) {
 
 function sendFrame() {
   if (!running || inflight || !ws || ws.readyState !== WebSocket.OPEN) return;
-  const vw = video.videoWidth;
-  const vh = video.videoHeight;
-  if (!vw || !vh) { schedule(50); return; }
-  const k = Math.min(1, MAX_SIDE / Math.max(vw, vh));
-  grab.width = Math.round(vw * k);
-  grab.height = Math.round(vh * k);
-  grabCtx.drawImage(video, 0, 0, grab.width, grab.height);
   inflight = true;
-  grab.toBlob((blob) => {
+  const grabbed = grabFrame(video, grab, MAX_SIDE, JPEG_QUALITY, (blob) => {
     if (!blob || !running || !ws || ws.readyState !== WebSocket.OPEN) { inflight = false; return; }
     sentAt = performance.now();
     ws.send(blob);
-  }, "image/jpeg", JPEG_QUALITY);
+  });
+  if (!grabbed) { inflight = false; schedule(50); }
 }
 
 function stop(message, kind = "") {
