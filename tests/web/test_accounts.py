@@ -180,6 +180,57 @@ def test_registration_errors(app_client):
     assert user_of(other, "bo@example.org") is None
 
 
+def test_registration_errors_in_the_visitors_language(app_client):
+    """The store's errors are shown from the catalogue: Korean with ?lang=ko or the cookie, English otherwise."""
+    assert register(app_client, "ana@example.org").status_code == 303
+    other = another(app_client)
+    token = csrf_of(other.get("/register").text)
+
+    def post_register(path, email, password=PW):
+        return other.post(path, data={"email": email, "password": password, "password2": password,
+                                      "role": "patient", "csrf_token": token}, follow_redirects=False)
+
+    r = post_register("/register", "ana@example.org")
+    assert r.status_code == 409 and notices(r.text) == "An account with this email address already exists."
+    r = post_register("/register?lang=ko", "ANA@example.org")
+    assert r.status_code == 409 and notices(r.text) == "이 이메일 주소로 된 계정이 이미 있습니다."
+    assert '<html lang="ko"' in r.text
+    other.cookies.set("mimetic_lang", "ko")
+    r = post_register("/register", "bo@example.org", password="short")
+    assert r.status_code == 400 and notices(r.text) == "비밀번호는 10자 이상이어야 합니다."  # {min} filled in
+    other.cookies.set("mimetic_lang", "zh-Hant")
+    r = post_register("/register", "not an address")
+    assert r.status_code == 400 and notices(r.text) == "請輸入有效的電子郵件地址，例如 name@example.org。"
+    r = post_register("/register?lang=en", "bo@example.org", password="short")
+    assert r.status_code == 400 and notices(r.text) == "The password must be at least 10 characters long."
+    assert user_of(other, "bo@example.org") is None
+
+
+def test_account_errors_in_the_visitors_language(app_client):
+    c = app_client
+    register(c, "ana@example.org")
+    c.cookies.set("mimetic_lang", "zh-Hans")
+    r = post(c, "/account/link", {"code": "WRONG-CODE1"})
+    assert r.status_code == 400 and notices(r.text) == "此邀请码不存在。请向您的临床人员核实。"
+    r = post(c, "/account/profile", {"affected_side": "up"})
+    assert r.status_code == 400 and notices(r.text) == "受影响的一侧必须是左侧、右侧或无。"
+    c.cookies.set("mimetic_lang", "ko")
+    r = post(c, "/account/password", {"current": PW, "password": PW, "password2": PW})
+    assert r.status_code == 400 and notices(r.text) == "새 비밀번호는 현재 비밀번호와 달라야 합니다."
+
+
+def test_an_error_without_a_catalogue_key_shows_its_own_text():
+    from starlette.requests import Request
+
+    from mimetic.store.accounts import AccountError
+    from mimetic.web.account_pages import _message
+
+    ko = Request({"type": "http", "method": "GET", "path": "/", "query_string": b"lang=ko", "headers": []})
+    assert _message(ko, AccountError("Something else.")) == "Something else."
+    assert _message(ko, AccountError("Not here.", key="accounts.error.not_in_any_catalogue")) == "Not here."
+    assert _message(ko, AccountError.of("accounts.error.name_long", max=100)) == "이름은 100자 이하여야 합니다."
+
+
 def test_next_only_goes_to_this_site(app_client):
     register(app_client, "ana@example.org")
     post(app_client, "/logout")
@@ -533,6 +584,29 @@ def test_every_accounts_text_key_exists():
     used |= {f"accounts.done_{d}" for d in DONE} | {"accounts.role_patient", "accounts.role_clinician"}
     used |= {f"accounts.side_{s}" for s in ("none", "left", "right")}
     assert "nav.logout" in used and used <= set(en), used - set(en)
+
+
+def test_every_account_error_has_a_catalogue_key():
+    """Every AccountError the store raises goes through ERRORS (a key and its English text), and each key is in the
+    English catalogue with the very same text, so str(error) and the English page agree."""
+    import mimetic.store.accounts as accounts
+    from mimetic.store.accounts import ERRORS, AccountError
+
+    source = Path(accounts.__file__).read_text(encoding="utf-8")
+    raised = re.findall(r"raise AccountError\b(.*)", source)
+    assert len(raised) >= 20
+    keys = set()
+    for call in raised:
+        m = re.match(r"""\.of\(["']([a-z_.]+)["']""", call)
+        assert m, f"an AccountError without a catalogue key: raise AccountError{call}"
+        keys.add(m.group(1))
+    assert keys == set(ERRORS), set(ERRORS) ^ keys  # every key raised, and no unused ones
+    en = json.loads((WEB / "locales" / "accounts" / "en.json").read_text(encoding="utf-8"))
+    for key, text in ERRORS.items():
+        assert key.startswith("accounts.error.") and en.get(key) == text, key
+    e = AccountError.of("accounts.error.password_short", min=10)
+    assert str(e) == "The password must be at least 10 characters long." and isinstance(e, ValueError)
+    assert (e.key, e.values, e.args) == ("accounts.error.password_short", {"min": 10}, (str(e),))
 
 
 def test_account_pages_have_no_inline_script_or_style(app_client):

@@ -46,8 +46,51 @@ CODE_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+#: catalogue key -> English message of every :class:`AccountError` raised here. The web pages show the key's text
+#: from ``mimetic/web/locales/accounts/<lang>.json`` (whose English entries are these very strings), with the same
+#: ``{placeholders}``.
+ERRORS = {
+    "accounts.error.email_invalid": "Enter a valid email address, such as name@example.org.",
+    "accounts.error.email_taken": "An account with this email address already exists.",
+    "accounts.error.password_short": "The password must be at least {min} characters long.",
+    "accounts.error.password_long": "The password must be at most {max} characters long.",
+    "accounts.error.password_is_email": "The password must not be your email address.",
+    "accounts.error.password_guessable":
+        "The password is too easy to guess: use a few different words or characters.",
+    "accounts.error.password_same": "The new password must be different from the current one.",
+    "accounts.error.role": "The role must be one of: {roles}.",
+    "accounts.error.name_long": "The name must be at most {max} characters long.",
+    "accounts.error.side": "The affected side must be left, right or none.",
+    "accounts.error.no_account": "No such account.",
+    "accounts.error.invite_clinicians_only": "Only clinicians can create invitation codes.",
+    "accounts.error.invite_failed": "Could not create an invitation code; try again.",
+    "accounts.error.link_patients_only": "Only patients can link to a clinician.",
+    "accounts.error.code_missing": "Enter the invitation code your clinician gave you.",
+    "accounts.error.code_unknown": "This invitation code does not exist. Check it with your clinician.",
+    "accounts.error.code_used": "This invitation code has already been used; ask your clinician for a new one.",
+    "accounts.error.code_expired": "This invitation code has expired; ask your clinician for a new one.",
+    "accounts.error.already_linked": "You are already linked to this clinician.",
+}
+
+
 class AccountError(ValueError):
-    """A request about accounts that cannot be done; ``str(error)`` is a message for the person."""
+    """A request about accounts that cannot be done; ``str(error)`` is a message for the person (in English).
+
+    ``key`` names the message in the UI catalogues (``accounts.error.*``, None for a message without one) and
+    ``values`` fills its ``{placeholders}``, so the web pages can show it in the visitor's language::
+
+        raise AccountError.of("accounts.error.password_short", min=10)
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, values: dict | None = None):
+        super().__init__(message)
+        self.key = key
+        self.values = dict(values or {})
+
+    @classmethod
+    def of(cls, key: str, **values) -> "AccountError":
+        """The error with catalogue key ``key`` (one of :data:`ERRORS`), its English text filled in."""
+        return cls(ERRORS[key].format(**values), key=key, values=values)
 
 
 def token_hash(token: str) -> str:
@@ -59,23 +102,23 @@ def normalise_email(email: str) -> str:
     """Trimmed and lower-cased; raises :class:`AccountError` when it does not look like an address."""
     e = (email or "").strip().lower()
     if not e or len(e) > 254 or not _EMAIL.match(e):
-        raise AccountError("Enter a valid email address, such as name@example.org.")
+        raise AccountError.of("accounts.error.email_invalid")
     return e
 
 
 def check_password(password: str, email: str = "") -> None:
     """The password policy: at least 10 characters, at most 1024, and not the email address (or its name part)."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        raise AccountError(f"The password must be at least {MIN_PASSWORD} characters long.")
+        raise AccountError.of("accounts.error.password_short", min=MIN_PASSWORD)
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"The password must be at most {MAX_PASSWORD} characters long.")
+        raise AccountError.of("accounts.error.password_long", max=MAX_PASSWORD)
     if email:
         p = password.strip().lower()
         e = email.strip().lower()
         if p == e or p == e.split("@", 1)[0]:
-            raise AccountError("The password must not be your email address.")
+            raise AccountError.of("accounts.error.password_is_email")
     if len(set(password)) < 3:
-        raise AccountError("The password is too easy to guess: use a few different words or characters.")
+        raise AccountError.of("accounts.error.password_guessable")
 
 
 def normalise_code(code: str) -> str:
@@ -155,23 +198,23 @@ class AccountStore:
     def create_user(self, email: str, password: str, role: str = "patient", display_name: str = "") -> UserRecord:
         email = normalise_email(email)
         if role not in ROLES:
-            raise AccountError(f"The role must be one of: {', '.join(ROLES)}.")
+            raise AccountError.of("accounts.error.role", roles=", ".join(ROLES))
         check_password(password, email)
         name = " ".join((display_name or "").split())
         if len(name) > MAX_NAME:
-            raise AccountError(f"The name must be at most {MAX_NAME} characters long.")
+            raise AccountError.of("accounts.error.name_long", max=MAX_NAME)
         now = utcnow()
         row = User(id=str(uuid.uuid4()), email=email, password_hash=self.hasher.hash(password), role=role,
                    display_name=name, affected_side=None, created_at=now, password_changed_at=now)
         try:
             with self._session.begin() as s:
                 if s.scalar(select(User.id).where(User.email == email)) is not None:
-                    raise AccountError("An account with this email address already exists.")
+                    raise AccountError.of("accounts.error.email_taken")
                 s.add(row)
                 s.flush()
                 return UserRecord.of(row)
         except IntegrityError:  # a concurrent registration with the same address
-            raise AccountError("An account with this email address already exists.") from None
+            raise AccountError.of("accounts.error.email_taken") from None
 
     def get_user(self, user_id: str) -> UserRecord | None:
         if not _is_id(user_id):
@@ -229,7 +272,7 @@ class AccountStore:
             email = row.email
         check_password(new, email)
         if new == old:
-            raise AccountError("The new password must be different from the current one.")
+            raise AccountError.of("accounts.error.password_same")
         with self._session.begin() as s:
             s.execute(update(User).where(User.id == user_id)
                       .values(password_hash=self.hasher.hash(new), password_changed_at=utcnow()))
@@ -245,13 +288,13 @@ class AccountStore:
         """``"left"``, ``"right"`` or None/``"none"`` (the person's own side, used by the practice scoring)."""
         side = None if side in (None, "", "none") else side
         if side is not None and side not in SIDES:
-            raise AccountError("The affected side must be left, right or none.")
+            raise AccountError.of("accounts.error.side")
         return self._set(user_id, affected_side=side)
 
     def set_display_name(self, user_id: str, name: str) -> UserRecord | None:
         name = " ".join((name or "").split())
         if len(name) > MAX_NAME:
-            raise AccountError(f"The name must be at most {MAX_NAME} characters long.")
+            raise AccountError.of("accounts.error.name_long", max=MAX_NAME)
         return self._set(user_id, display_name=name)
 
     def _set(self, user_id: str, **values) -> UserRecord | None:
@@ -331,7 +374,7 @@ class AccountStore:
         """A new single-use invitation code (``XXXXX-XXXXX``) from a clinician."""
         user = self.get_user(clinician_id)
         if user is None or user.role != "clinician":
-            raise AccountError("Only clinicians can create invitation codes.")
+            raise AccountError.of("accounts.error.invite_clinicians_only")
         now = utcnow()
         for _ in range(5):
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -342,7 +385,7 @@ class AccountStore:
                 return format_code(code)
             except IntegrityError:  # pragma: no cover - a 50-bit collision
                 continue
-        raise AccountError("Could not create an invitation code; try again.")  # pragma: no cover
+        raise AccountError.of("accounts.error.invite_failed")  # pragma: no cover
 
     def invitations_of(self, clinician_id: str) -> list[InvitationRecord]:
         """The clinician's invitation codes, newest first."""
@@ -364,30 +407,30 @@ class AccountStore:
         """Link the patient to the clinician who made ``code`` (used up by this); returns the clinician."""
         patient = self.get_user(patient_id)
         if patient is None:
-            raise AccountError("No such account.")
+            raise AccountError.of("accounts.error.no_account")
         if patient.role != "patient":
-            raise AccountError("Only patients can link to a clinician.")
+            raise AccountError.of("accounts.error.link_patients_only")
         code = normalise_code(code)
         if not code or len(code) > 16:
-            raise AccountError("Enter the invitation code your clinician gave you.")
+            raise AccountError.of("accounts.error.code_missing")
         now = utcnow()
         with self._session.begin() as s:
             inv = s.scalar(select(Invitation).where(Invitation.code == code))
             if inv is None:
-                raise AccountError("This invitation code does not exist. Check it with your clinician.")
+                raise AccountError.of("accounts.error.code_unknown")
             if inv.used_at is not None:
-                raise AccountError("This invitation code has already been used; ask your clinician for a new one.")
+                raise AccountError.of("accounts.error.code_used")
             if aware(inv.expires_at) <= now:
-                raise AccountError("This invitation code has expired; ask your clinician for a new one.")
+                raise AccountError.of("accounts.error.code_expired")
             clinician = s.get(User, inv.clinician_id)
             if s.scalar(select(Link.id).where(Link.patient_id == patient_id,
                                               Link.clinician_id == inv.clinician_id)) is not None:
-                raise AccountError("You are already linked to this clinician.")
+                raise AccountError.of("accounts.error.already_linked")
             # single use, even when two patients redeem the same code at once
             taken = s.execute(update(Invitation).where(Invitation.id == inv.id, Invitation.used_at.is_(None))
                               .values(used_at=now, used_by=patient_id)).rowcount
             if taken != 1:  # pragma: no cover - a race
-                raise AccountError("This invitation code has already been used; ask your clinician for a new one.")
+                raise AccountError.of("accounts.error.code_used")
             s.add(Link(id=str(uuid.uuid4()), patient_id=patient_id, clinician_id=inv.clinician_id, created_at=now))
             return UserRecord.of(clinician)
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mimetic.store.accounts import AccountError, UserRecord
-from mimetic.web import auth
+from mimetic.web import auth, i18n
 from mimetic.web.errors import ApiError
 from mimetic.web.pages import render
 
@@ -51,6 +51,15 @@ def _page(request: Request, page: str, *, status_code: int = 200, headers: dict[
     if headers:
         response.headers.update(headers)
     return response
+
+
+def _message(request: Request, error: AccountError) -> str:
+    """An :class:`AccountError` in the visitor's language: its catalogue text (``error.key``, filled with
+    ``error.values``), or the store's English sentence when it has no key or the key is not in the catalogue."""
+    t = i18n.Translator(i18n.choose(request)[0])
+    if error.key and error.key in t.messages:
+        return t(error.key, **error.values)
+    return str(error)
 
 
 def _log_in(request: Request, user: UserRecord, target: str) -> RedirectResponse:
@@ -92,8 +101,8 @@ def register(request: Request, email: str = Form(""), display_name: str = Form("
     try:
         user = svc.accounts.create_user(email, password, role, display_name)
     except AccountError as e:
-        status = 409 if "already exists" in str(e) else 400
-        return _page(request, "register", status_code=status, error=str(e), form=form)
+        status = 409 if e.key == "accounts.error.email_taken" else 400
+        return _page(request, "register", status_code=status, error=_message(request, e), form=form)
     return _log_in(request, user, _home(user))
 
 
@@ -172,7 +181,7 @@ def change_password(request: Request, user: UserRecord = Depends(auth.require_us
     try:
         changed = accounts.change_password(user.id, current, password)
     except AccountError as e:
-        return _account(request, user, status_code=400, error=str(e), section="password")
+        return _account(request, user, status_code=400, error=_message(request, e), section="password")
     if not changed:
         return _wrong_password(request, user, "password")
     accounts.end_all_logins(user.id, except_token=auth.session_token(request))  # every other browser is logged out
@@ -187,7 +196,7 @@ def profile(request: Request, user: UserRecord = Depends(auth.require_user), dis
         accounts.set_display_name(user.id, display_name)
         accounts.set_affected_side(user.id, affected_side)
     except AccountError as e:
-        return _account(request, user, status_code=400, error=str(e), section="profile")
+        return _account(request, user, status_code=400, error=_message(request, e), section="profile")
     return _see_other("/account?done=profile")
 
 
@@ -196,7 +205,7 @@ def link(request: Request, user: UserRecord = Depends(auth.require_user), code: 
     try:
         _svc(request).accounts.redeem_invitation(user.id, code)
     except AccountError as e:
-        return _account(request, user, status_code=400, error=str(e), section="link")
+        return _account(request, user, status_code=400, error=_message(request, e), section="link")
     return _see_other("/account?done=linked")
 
 
