@@ -389,6 +389,34 @@ def test_auxiliary_fer2013_head_fine_tunes_exports_and_evaluates(tiny_npz, cache
         plain.predict_aux(td.valid_x[:1])
 
 
+def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
+    """Two runs exported as one ONNX file: its probabilities (both heads) are the mean of the members'."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.cli_impl import load_training_data
+    from mimetic.train.export import export_ensemble
+    from mimetic.train.export import main as export_main
+    from mimetic.train.loop import fit, model_from_checkpoint, predict_aux_probs, predict_probs
+
+    td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="fer2013")
+    runs = [fit(td, _cfg(tmp_path / f"m{k}", epochs=1, seed=k), echo=lambda s: None)["last"] for k in (1, 2)]
+    out, diff = export_ensemble(runs, tmp_path / "ens.onnx")
+    assert diff <= 1e-4
+    m = ExpressionModel(out)
+    assert m.classes == EXPRESSIONS and len(m.aux_classes) == 7
+    assert json.loads(m.metadata["ensemble_members"]) == [str(r) for r in runs]
+    members = [model_from_checkpoint(r)[0] for r in runs]
+    mean = np.mean([predict_probs(n, td.valid_x) for n in members], axis=0)
+    mean_aux = np.mean([predict_aux_probs(n, td.valid_x) for n in members], axis=0)
+    assert np.abs(m.predict(td.valid_x) - mean).max() <= 1e-4
+    assert np.abs(m.predict_aux(td.valid_x) - mean_aux).max() <= 1e-4
+    single = predict_probs(members[0], td.valid_x)
+    assert np.abs(single - mean).max() > 1e-3  # the members differ, so the average is not just one of them
+    with pytest.raises(ValueError, match="at least two"):
+        export_ensemble(runs[:1], tmp_path / "one.onnx")
+    assert export_main([str(runs[0]), str(runs[1]), "--out", str(tmp_path / "cli.onnx")]) == 0
+    assert np.abs(ExpressionModel(tmp_path / "cli.onnx").predict(td.valid_x) - mean).max() <= 1e-4
+
+
 def test_metrics_match_scikit_learn():
     sk = pytest.importorskip("sklearn.metrics")
     from mimetic.train.evaluate import metrics, remap_probs

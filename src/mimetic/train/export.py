@@ -23,7 +23,7 @@ ONNX_FORMAT = 1
 
 
 def _outputs(model: torch.nn.Module) -> list[str]:
-    return ["probs", "probs_aux"] if getattr(model, "fc_aux", None) is not None else ["probs"]
+    return ["probs", "probs_aux"] if model.config.aux_classes else ["probs"]
 
 
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, size: int, detail: int | None = None,
@@ -96,3 +96,50 @@ def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, *,
                       extra_metadata=extra)
     diff = check_agreement(model, out, size=int(net["size"])) if check else None
     return out, diff
+
+
+def export_ensemble(checkpoints: list[str | os.PathLike], path: str | os.PathLike, *,
+                    check: bool = True) -> tuple[Path, float | None]:
+    """Export several checkpoints (same classes and layout) as one ONNX file that averages their probabilities
+    (:class:`mimetic.train.net.Ensemble`). The metadata lists the members (``ensemble_members``: JSON list of the
+    checkpoint paths) and their validation accuracies."""
+    from mimetic.train.loop import model_from_checkpoint
+    from mimetic.train.net import Ensemble
+
+    if len(checkpoints) < 2:
+        raise ValueError("an ensemble needs at least two checkpoints (export a single one with export_checkpoint)")
+    nets, accs, epochs = [], [], []
+    for ck in checkpoints:
+        model, state = model_from_checkpoint(ck)
+        nets.append(model)
+        metrics = state.get("metrics") or (state.get("history") or [{}])[-1]
+        accs.append(f"{metrics.get('valid_acc', float('nan')):.4f}")
+        epochs.append(str(state.get("epoch")))
+    ens = Ensemble(nets).eval()
+    net = nets[0].config
+    extra = {"ensemble_members": json.dumps([str(c) for c in checkpoints]), "trained_epochs": ",".join(epochs),
+             "valid_accuracy": ",".join(accs)}
+    out = export_onnx(ens, path, classes=net.classes, size=int(net.size), detail=net.detail, extra_metadata=extra)
+    diff = check_agreement(ens, out, size=int(net.size)) if check else None
+    return out, diff
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m mimetic.train.export",
+                                 description="Export a checkpoint (or several, as an ensemble) to ONNX and check "
+                                             "that torch and onnxruntime agree.")
+    ap.add_argument("checkpoints", nargs="+", help="best.pt / last.pt; two or more make an averaging ensemble")
+    ap.add_argument("--out", required=True, help="the ONNX file to write")
+    a = ap.parse_args(argv)
+    if len(a.checkpoints) == 1:
+        out, diff = export_checkpoint(a.checkpoints[0], a.out)
+    else:
+        out, diff = export_ensemble(a.checkpoints, a.out)
+    print(f"exported {out} ({Path(out).stat().st_size / 1e6:.2f} MB); torch vs onnxruntime max |diff| {diff:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

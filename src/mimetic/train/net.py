@@ -101,6 +101,39 @@ class ExpressionNet(nn.Module):
         return self.fc(z), (self.fc_aux(z) if self.fc_aux is not None else None)
 
 
+class Ensemble(nn.Module):
+    """Several trained networks of the same layout and classes as one: the mean of their probabilities (per head).
+
+    ``forward_all`` returns the log of the averaged probabilities, so :class:`WithSoftmax` on top gives exactly the
+    average; exported as one ONNX file like a single network."""
+
+    def __init__(self, members: list[nn.Module]):
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one network")
+        first = members[0].config
+        for m in members[1:]:
+            c = m.config
+            if (c.classes, c.size, c.aux_classes, c.detail) != (first.classes, first.size, first.aux_classes,
+                                                                first.detail):
+                raise ValueError("ensemble members must share classes, crop size, detail and auxiliary classes")
+        self.members = nn.ModuleList(members)
+        self.config = first
+
+    @staticmethod
+    def _mean_log(logits: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([torch.softmax(z, dim=1) for z in logits]).mean(0).clamp_min(1e-12).log()
+
+    def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        outs = [m.forward_all(x) for m in self.members]
+        main = self._mean_log([o[0] for o in outs])
+        aux = self._mean_log([o[1] for o in outs]) if outs[0][1] is not None else None
+        return main, aux
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[0]
+
+
 class WithSoftmax(nn.Module):
     """The network with softmax on top: what the ONNX file computes (probabilities; with an auxiliary head, a
     second output with its probabilities)."""

@@ -226,6 +226,17 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     return f'.venv/bin/python -c "{py}"', cli
 
 
+def _runs_behind(cnn: Path, members: list[Path]) -> list[tuple[Path, dict, list[dict]]]:
+    """Every logged run behind the shipped CNN, each once, a run before the runs started from it: the chain of
+    ``cnn``'s own folder, or of each ensemble member's."""
+    out: list[tuple[Path, dict, list[dict]]] = []
+    for chain in ([_run_chain(m) for m in members] if members else [_run_chain(cnn)]):
+        for item in chain:
+            if item[0] not in [r[0] for r in out]:
+                out.append(item)
+    return out
+
+
 def _run_chain(cnn: Path) -> list[tuple[Path, dict, list[dict]]]:
     """The logged runs behind ``cnn``'s folder, first one first: a fine-tuning run (``init_from``) is preceded by
     the run it started from, when that run's log is still there."""
@@ -252,6 +263,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     cm = ExpressionModel(cnn)
     gm = GeometricModel(geo)
     start, epochs, summary = _cnn_recipe(cnn)
+    if start is None:  # an ensemble's folder has no log: the data line comes from its last member run
+        behind = _runs_behind(cnn, [Path(m) for m in json.loads(cm.metadata.get("ensemble_members") or "[]")])
+        start = behind[-1][1] if behind else None
     shipped = "fused" if fusion.mode == "fused" else "cnn"
     info = fusion.info
     L: list[str] = []
@@ -272,7 +286,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("")
     add("| file | role | size | SHA-256 |")
     add("|---|---|---:|---|")
-    roles = {CNN_NAME: "CNN: `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)"
+    roles = {CNN_NAME: ("CNN" if "ensemble_members" not in cm.metadata else
+                        f"CNN (ensemble of {len(json.loads(cm.metadata['ensemble_members']))} networks, probabilities "
+                        "averaged)") + ": `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)"
                        + (f" and `probs_aux` (N, {len(cm.aux_classes)}): a second head trained on the original "
                           "FER2013 labels" if cm.aux_classes else ""),
              GEO_NAME: f"geometric MLP: `features` (N, {N_FEATURES}) → `probs` (N, 8)"
@@ -309,11 +325,14 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("## Recipe")
     add("")
     meta = cm.metadata
-    chain = _run_chain(cnn)
+    members = [Path(m) for m in json.loads(meta.get("ensemble_members") or "[]")]
+    chain = _runs_behind(cnn, members)
+    member_folders = {m.parent for m in members}
     for k, (folder, st, eps) in enumerate(chain):
         c = st["config"]
         secs = sum(float(e.get("seconds", 0)) for e in eps)
-        stage = "" if len(chain) == 1 else f" — stage {k + 1} of {len(chain)}, `{folder.name}`"
+        stage = "" if len(chain) == 1 else (f" — run {k + 1} of {len(chain)}, `{folder.name}`"
+                                            + (", ensemble member" if folder in member_folders else ""))
         aux = st.get("data", {}).get("aux_classes")
         add(f"- **CNN**{stage} (`mimetic.train.net.ExpressionNet`, widths {c.get('widths')}, blocks "
             f"{c.get('blocks')}, dropout {c.get('dropout')}): "
@@ -326,7 +345,13 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
                f"cross-entropy, weight {c.get('aux_weight', 1.0)}, same class balance) and best.pt is chosen by "
                f"`{c.get('best_metric', 'valid_acc')}`" if aux else "")
             + f". {len(eps)} epoch(s) logged, {secs / 3600:.2f} h of training.")
-    if meta.get("trained_epochs"):
+    if members:
+        add(f"- **Ensemble**: the shipped CNN averages the probabilities (both heads) of {len(members)} networks "
+            f"(`mimetic.train.net.Ensemble`, one ONNX file): " + ", ".join(
+                f"`{m.parent.name}/{m.name}` (epoch {e}, validation accuracy {_pct(float(v))})" for m, e, v in
+                zip(members, meta.get("trained_epochs", "").split(","), meta.get("valid_accuracy", "").split(",")))
+            + ".")
+    elif meta.get("trained_epochs"):
         add(f"- Exported checkpoint: epoch {meta['trained_epochs']} (best validation accuracy "
             f"{_pct(float(meta['valid_accuracy']))} during training).")
     if grec:
@@ -423,11 +448,15 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     for k, (folder, st, _) in enumerate(chain):
         py, cli = _train_call(data, folder, st)
         add(f"# 1{'abcdefg'[k] if len(chain) > 1 else ''}. the CNN"
-            + (f", stage {k + 1}" if len(chain) > 1 else "") + " (hours; add resume=True / --resume after an "
+            + (f", run {k + 1}" if len(chain) > 1 else "") + " (hours; add resume=True / --resume after an "
             "interruption)")
         add(py)
         if cli:
             add(f"#    same as: {cli}")
+    if members:
+        add(f"# 1{'abcdefg'[len(chain)]}. the ensemble of the members, one ONNX file")
+        add(".venv/bin/python -m mimetic.train.export " + " ".join(shlex.quote(str(m)) for m in members)
+            + f" --out {shlex.quote(str(cnn))}")
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")
