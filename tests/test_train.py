@@ -415,6 +415,13 @@ def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
         export_ensemble(runs[:1], tmp_path / "one.onnx")
     assert export_main([str(runs[0]), str(runs[1]), "--out", str(tmp_path / "cli.onnx")]) == 0
     assert np.abs(ExpressionModel(tmp_path / "cli.onnx").predict(td.valid_x) - mean).max() <= 1e-4
+    # a member without the auxiliary head strengthens the main head only
+    plain = fit(_data(tiny_npz, cache_dir), _cfg(tmp_path / "plain", epochs=1, seed=5), echo=lambda s: None)["last"]
+    mixed = ExpressionModel(export_ensemble([plain, runs[0]], tmp_path / "mixed.onnx")[0])
+    assert len(mixed.aux_classes) == 7
+    both = [model_from_checkpoint(plain)[0], members[0]]
+    assert np.abs(mixed.predict(td.valid_x) - np.mean([predict_probs(n, td.valid_x) for n in both], axis=0)).max() <= 1e-4
+    assert np.abs(mixed.predict_aux(td.valid_x) - predict_aux_probs(members[0], td.valid_x)).max() <= 1e-4
 
 
 def test_metrics_match_scikit_learn():

@@ -11,7 +11,7 @@ a 4.8 MB ONNX file, ~1.8 ms per crop on onnxruntime with one thread.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -102,8 +102,10 @@ class ExpressionNet(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Several trained networks of the same layout and classes as one: the mean of their probabilities (per head).
+    """Several trained networks with the same classes and crop as one: the mean of their probabilities.
 
+    The main head averages every member; the auxiliary head averages the members that have one (they must agree on
+    its classes), so a network trained without the auxiliary head can still strengthen the main one.
     ``forward_all`` returns the log of the averaged probabilities, so :class:`WithSoftmax` on top gives exactly the
     average; exported as one ONNX file like a single network."""
 
@@ -114,11 +116,13 @@ class Ensemble(nn.Module):
         first = members[0].config
         for m in members[1:]:
             c = m.config
-            if (c.classes, c.size, c.aux_classes, c.detail) != (first.classes, first.size, first.aux_classes,
-                                                                first.detail):
-                raise ValueError("ensemble members must share classes, crop size, detail and auxiliary classes")
+            if (c.classes, c.size, c.detail) != (first.classes, first.size, first.detail):
+                raise ValueError("ensemble members must share classes, crop size and detail")
+        aux = {m.config.aux_classes for m in members if m.config.aux_classes}
+        if len(aux) > 1:
+            raise ValueError("ensemble members with an auxiliary head must share its classes")
         self.members = nn.ModuleList(members)
-        self.config = first
+        self.config = replace(first, aux_classes=next(iter(aux)) if aux else ())
 
     @staticmethod
     def _mean_log(logits: list[torch.Tensor]) -> torch.Tensor:
@@ -127,8 +131,8 @@ class Ensemble(nn.Module):
     def forward_all(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         outs = [m.forward_all(x) for m in self.members]
         main = self._mean_log([o[0] for o in outs])
-        aux = self._mean_log([o[1] for o in outs]) if outs[0][1] is not None else None
-        return main, aux
+        aux_logits = [o[1] for o in outs if o[1] is not None]
+        return main, (self._mean_log(aux_logits) if aux_logits else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_all(x)[0]
