@@ -352,8 +352,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
                 zip(members, meta.get("trained_epochs", "").split(","), meta.get("valid_accuracy", "").split(",")))
             + ".")
     elif meta.get("trained_epochs"):
-        add(f"- Exported checkpoint: epoch {meta['trained_epochs']} (best validation accuracy "
-            f"{_pct(float(meta['valid_accuracy']))} during training).")
+        picked = chain[-1][1]["config"].get("best_metric", "valid_acc") if chain else "valid_acc"
+        add(f"- Exported checkpoint: epoch {meta['trained_epochs']}, the best by `{picked}` on validation "
+            f"(main-head validation accuracy {_pct(float(meta['valid_accuracy']))}).")
     if grec:
         g = grec["config"]
         add(f"- **Geometric model** (`mimetic.train.geometric`): MLP {N_FEATURES} → "
