@@ -139,3 +139,26 @@ export function grabFrame(video, canvas, maxSide, quality, done) {
   canvas.toBlob(done, "image/jpeg", quality);
   return true;
 }
+
+// Ask for the webcam and play it in ``video`` (the ``#stage`` box takes the camera's aspect ratio). Returns the
+// MediaStream, or null after putting the reason in ``status``.
+export async function openCamera(video, status) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    setStatus(status, t("live.no_camera_api"), "error");
+    return null;
+  }
+  setStatus(status, t("live.asking"), "busy");
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (e) {
+    setStatus(status, t("live.denied", { reason: e.name || String(e) }), "error");
+    return null;
+  }
+  video.srcObject = stream;
+  video.addEventListener("loadedmetadata", () => {
+    if (video.videoWidth && video.videoHeight) $("#stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
+  }, { once: true });
+  try { await video.play(); } catch (e) { /* autoplay policies: muted video plays */ }
+  return stream;
+}

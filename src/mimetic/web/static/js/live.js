@@ -1,6 +1,6 @@
 // Live page: the webcam (getUserMedia) streams JPEG frames to the WebSocket /api/v1/live, one frame in flight at
 // a time; results are drawn over the video (landmarks, boxes, expression) with the AU bars beside it.
-import { API, t, el, $, num, barRow, lrBar, setStatus, exprName, auName, EXPR_COLORS, grabFrame } from "./common.js";
+import { API, t, el, $, num, barRow, lrBar, setStatus, exprName, auName, EXPR_COLORS, grabFrame, openCamera } from "./common.js";
 
 const LIVE_AUS = ["AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU10", "AU12", "AU15", "AU17", "AU20", "AU23", "AU25", "AU26", "AU43"];
 const MAX_SIDE = 640;      // frames are scaled down to at most this many pixels wide/high before sending
@@ -59,22 +59,8 @@ function intervalMs() {
 
 async function start() {
   if (running) return;
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    setStatus(status, t("live.no_camera_api"), "error");
-    return;
-  }
-  setStatus(status, t("live.asking"), "busy");
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-  } catch (e) {
-    setStatus(status, t("live.denied", { reason: e.name || String(e) }), "error");
-    return;
-  }
-  video.srcObject = stream;
-  video.addEventListener("loadedmetadata", () => {
-    if (video.videoWidth && video.videoHeight) $("#stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
-  }, { once: true });
-  try { await video.play(); } catch (e) { /* autoplay policies: muted video plays */ }
+  stream = await openCamera(video, status);
+  if (!stream) return;
   $("#stage-empty").hidden = true;
   startBtn.disabled = true;
   stopBtn.disabled = false;

@@ -1,7 +1,7 @@
 // Practice page: choose a routine, the webcam streams JPEG frames to the WebSocket /api/v1/practice (one frame in
 // flight at a time); the server calibrates the neutral face, then scores each exercise live (score, left/right
 // movement, symmetry, hold time, synkinesis warnings). At the end the session is saved and summarised.
-import { API, t, el, $, num, setStatus, apiError, grabFrame } from "./common.js";
+import { API, t, el, $, num, setStatus, apiError, grabFrame, openCamera } from "./common.js";
 
 const MAX_SIDE = 640;
 const JPEG_QUALITY = 0.8;
@@ -98,22 +98,8 @@ loadCatalogue().catch((e) => setStatus(status, String(e), "error"));
 
 async function start() {
   if (running || ws) return;
-  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    setStatus(status, t("live.no_camera_api"), "error");
-    return;
-  }
-  setStatus(status, t("live.asking"), "busy");
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
-  } catch (e) {
-    setStatus(status, t("live.denied", { reason: e.name || String(e) }), "error");
-    return;
-  }
-  video.srcObject = stream;
-  video.addEventListener("loadedmetadata", () => {
-    if (video.videoWidth && video.videoHeight) $("#stage").style.aspectRatio = `${video.videoWidth} / ${video.videoHeight}`;
-  }, { once: true });
-  try { await video.play(); } catch (e) { /* muted video plays */ }
+  stream = await openCamera(video, status);
+  if (!stream) return;
   $("#stage-empty").hidden = true;
   $("#summary").hidden = true;
   finished = false;
