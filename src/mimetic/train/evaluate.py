@@ -114,49 +114,25 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
 
     A model with a head trained on the FER2013 labels (``predict_aux`` over ``aux_classes``) is scored with that
     head on the FER2013 sets; otherwise the main head's probabilities are mapped to the 7 classes."""
-    from mimetic.train.datasets import FER2013_CLASSES, detect_format, read_dataset
-    from mimetic.train.prepare import prepare
+    from mimetic.train.datasets import detect_format, read_dataset
+    from mimetic.train.prepare import CropCache
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fmt = detect_format(data)
-    results: dict[str, dict] = {}
     model_classes = tuple(model_classes)
-    if fmt == "ferplus":
-        src = read_dataset(data, model_classes)
-        cache = prepare(src, cache_dir, size=size, splits=(split,), progress=progress)
-        sel = src.split == split
-        crops = cache.load(src.rows[sel])["crops"]
-        probs = predict(crops)
-        results["ferplus_" + split] = _evaluate_set(f"ferplus_{split}", probs, src.labels[sel], model_classes,
-                                                    out_dir, log)
-        fer7 = [c for c in FER2013_CLASSES if c in model_classes]
-        if len(fer7) >= 2 and "fer2013_label" in src.extra:
-            full = read_dataset(data, "7", labels="fer2013")
-            cache7 = prepare(full, cache_dir, size=size, splits=(split,), progress=False)
-            sel7 = (full.split == split) & np.isin(full.labels, [FER2013_CLASSES.index(c) for c in fer7])
-            names = np.array(FER2013_CLASSES)[full.labels[sel7]]
-            y = np.array([fer7.index(n) for n in names], dtype=np.int64)
-            crops7 = cache7.load(full.rows[sel7])["crops"]
-            if predict_aux is not None and set(fer7) <= set(aux_classes):
-                p7 = remap_probs(predict_aux(crops7), tuple(aux_classes), fer7)
-            else:
-                p7 = remap_probs(predict(crops7), model_classes, fer7)
-            tag = "fer2013_private" if split == "test" else f"fer2013_{split}"
-            results[tag] = _evaluate_set(tag, p7, y, fer7, out_dir, log)
-            conf = full.extra["fer2013_confident"][sel7].astype(bool) if "fer2013_confident" in full.extra else None
-            if conf is not None:
-                results[tag + "_confident"] = _evaluate_set(tag + "_confident", p7[conf], y[conf], fer7, out_dir, log)
-    else:
-        src = read_dataset(data, model_classes if fmt != "fer2013csv" else
-                           tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
-        sel = src.split == split
-        if not sel.any():
-            raise ValueError(f"{data}: no rows in the {split!r} split")
-        cache = prepare(src, cache_dir, size=size, splits=(split,), progress=progress)
-        probs = remap_probs(predict(cache.load(src.rows[sel])["crops"]), model_classes, src.classes)
-        tag = f"{Path(data).stem}_{split}"
-        results[tag] = _evaluate_set(tag, probs, src.labels[sel], src.classes, out_dir, log)
+    sets = evaluation_sets(data, model_classes, split=split)
+    fmt = detect_format(data)
+    # the crop cache holds the dataset's full image list whatever the class set; set rows index that list
+    src = read_dataset(data, model_classes if fmt != "fer2013csv" else
+                       tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
+    cache = CropCache(src, cache_dir, size=size)
+    cache.ensure(np.unique(np.concatenate([st["rows"] for st in sets])), progress=progress)
+    results: dict[str, dict] = {}
+    for st in sets:
+        on_aux = predict_aux is not None and set(st["classes"]) <= set(aux_classes)
+        fn = predict_aux if on_aux else predict
+        results.update(evaluate_rows(lambda rows, fn=fn: fn(cache.load(rows)["crops"]),
+                                     tuple(aux_classes) if on_aux else model_classes, [st], out_dir, log=log))
     from mimetic.media.atomic import atomic_write_text
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")

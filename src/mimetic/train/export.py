@@ -29,8 +29,6 @@ def _outputs(model: torch.nn.Module) -> list[str]:
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, size: int, detail: int | None = None,
                 extra_metadata: dict[str, str] | None = None, opset: int = OPSET) -> Path:
     """Write ``model`` (logits) with a softmax on top to ``path`` (atomically) and return the path."""
-    import onnx
-
     from mimetic.media.atomic import atomic_path
     from mimetic.train.prepare import RECIPE
 
@@ -44,20 +42,27 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, siz
                           input_names=["crops"], output_names=outputs,
                           dynamic_axes={"crops": {0: "n"}, **{o: {0: "n"} for o in outputs}},
                           do_constant_folding=True)
-        proto = onnx.load(str(tmp))
         meta = {"classes": json.dumps(list(classes)), "crop_size": str(int(size)), "crop_recipe": str(RECIPE),
                 "crop_detail": "" if detail is None else str(int(detail)),
                 "mimetic_format": str(ONNX_FORMAT), **(extra_metadata or {})}
         if len(outputs) > 1:
             meta["aux_classes"] = json.dumps(list(model.config.aux_classes))
-        del proto.metadata_props[:]
-        for k, v in meta.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = k, str(v)
-        proto.producer_name = "mimetic"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        write_metadata(tmp, meta)
     return path
+
+
+def write_metadata(path: str | os.PathLike, meta: dict[str, str]) -> None:
+    """Replace an exported ONNX file's metadata (``metadata_props``) with ``meta``, check the model, save it."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, str(v)
+    proto.producer_name = "mimetic"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
 
 
 def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: int, n: int = 16, seed: int = 0,

@@ -198,9 +198,8 @@ def export_geometric(module, path: str | os.PathLike, *, classes, metadata: dict
     """Write the exported graph (input ``features`` (N, D) float32, output ``probs`` (N, C)) to ``path``."""
     import warnings
 
-    import onnx
-
     from mimetic.media.atomic import atomic_path
+    from mimetic.train.export import write_metadata
 
     torch = _torch()
     path = Path(path)
@@ -211,16 +210,9 @@ def export_geometric(module, path: str | os.PathLike, *, classes, metadata: dict
         torch.onnx.export(module, (dummy,), str(tmp), opset_version=17, dynamo=False, input_names=["features"],
                           output_names=["probs"], dynamic_axes={"features": {0: "n"}, "probs": {0: "n"}},
                           do_constant_folding=True)
-        proto = onnx.load(str(tmp))
-        meta = {"classes": json.dumps(list(classes)), "feature_version": str(FEATURE_VERSION),
-                "n_features": str(N_FEATURES), "mimetic_format": "1", "kind": "geometric", **(metadata or {})}
-        del proto.metadata_props[:]
-        for k, v in meta.items():
-            e = proto.metadata_props.add()
-            e.key, e.value = k, str(v)
-        proto.producer_name = "mimetic"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(tmp))
+        write_metadata(tmp, {"classes": json.dumps(list(classes)), "feature_version": str(FEATURE_VERSION),
+                             "n_features": str(N_FEATURES), "mimetic_format": "1", "kind": "geometric",
+                             **(metadata or {})})
     return path
 
 

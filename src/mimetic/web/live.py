@@ -53,6 +53,15 @@ def _face(face, width: int, height: int, mode: str) -> dict[str, Any]:
     return out
 
 
+def json_object(text: str) -> dict[str, Any] | None:
+    """A WebSocket text message as a JSON object, or None when it is not one (the caller answers 422)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class _Session:
     """A LiveSession with a lock, so a late frame and the final close never overlap on two threads."""
 
@@ -111,11 +120,8 @@ async def live(ws: WebSocket) -> None:
                 break
             text, data = message.get("text"), message.get("bytes")
             if text is not None:
-                try:
-                    cfg = json.loads(text)
-                    if not isinstance(cfg, dict):
-                        raise ValueError
-                except ValueError:
+                cfg = json_object(text)
+                if cfg is None:
                     await ws.send_text(json.dumps({"type": "error", "status": 422,
                                                    "message": "text messages must be JSON objects"}))
                     continue

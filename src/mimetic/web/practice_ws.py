@@ -39,7 +39,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from mimetic.errors import InputError
+from mimetic.web.auth import csrf_ok
 from mimetic.web.errors import ApiError, input_error
+from mimetic.web.live import json_object
 
 log = logging.getLogger("mimetic.web")
 router = APIRouter(prefix="/api/v1")
@@ -229,7 +231,7 @@ async def practice(ws: WebSocket) -> None:
         await _error(ws, 401, "log in to practise")
         await ws.close(code=CLOSE_UNAUTHENTICATED, reason="login required")
         return
-    user, csrf = found
+    user = found[0]
     if not svc.try_open_live():
         await _error(ws, 503, f"too many live sessions (limit {s.max_live_sessions})")
         await ws.close(code=CLOSE_BUSY, reason="too many live sessions")
@@ -250,11 +252,8 @@ async def practice(ws: WebSocket) -> None:
             if message.get("text") is None:
                 await _error(ws, 409, "send the start message before any frame")
                 continue
-            try:
-                start = json.loads(message["text"])
-                if not isinstance(start, dict):
-                    raise ValueError
-            except ValueError:
+            start = json_object(message["text"])
+            if start is None:
                 await _error(ws, 422, "text messages must be JSON objects")
                 continue
             if start.get("type") == "ping":
@@ -263,10 +262,7 @@ async def practice(ws: WebSocket) -> None:
             if start.get("type") != "start":
                 await _error(ws, 409, "the first message must be {\"type\": \"start\", ...}")
                 continue
-            import hmac
-
-            given = start.get("csrf")
-            if not isinstance(given, str) or not csrf or not hmac.compare_digest(given, csrf):
+            if not csrf_ok(ws, start.get("csrf")):
                 await _error(ws, 403, "missing or wrong CSRF token")
                 await ws.close(code=CLOSE_FORBIDDEN, reason="bad CSRF token")
                 return
@@ -299,11 +295,8 @@ async def practice(ws: WebSocket) -> None:
                 break
             text, data = message.get("text"), message.get("bytes")
             if text is not None:
-                try:
-                    msg = json.loads(text)
-                    if not isinstance(msg, dict):
-                        raise ValueError
-                except ValueError:
+                msg = json_object(text)
+                if msg is None:
                     await _error(ws, 422, "text messages must be JSON objects")
                     continue
                 kind = msg.get("type")
