@@ -256,6 +256,27 @@ def test_training_decreases_loss_and_writes_checkpoints(tiny_npz, cache_dir, tmp
     assert losses[-1] < losses[0]
 
 
+def test_bf16_training_learns_and_keeps_float32_weights(tiny_npz, cache_dir, tmp_path):
+    """precision="bf16" (bfloat16 autocast): the loss still falls, the checkpoint's weights stay float32 and the
+    export agrees with torch; an unknown precision is refused before any work."""
+    from mimetic.train.export import export_checkpoint
+    from mimetic.train.loop import AugConfig, fit, load_checkpoint, model_from_checkpoint
+    from mimetic.train.net import NetConfig, build
+
+    td = _data(tiny_npz, cache_dir)
+    cfg = _cfg(tmp_path, epochs=8, lr=0.1, precision="bf16", aug=AugConfig(erase=0, resample=0))
+    torch.manual_seed(cfg.seed)
+    before = _train_loss(build(NetConfig(td.classes, SIZE, cfg.widths, cfg.blocks)), td)
+    result = fit(td, cfg, echo=lambda s: None)
+    after = _train_loss(model_from_checkpoint(result["last"])[0], td)
+    assert after < before - 0.1, (before, after)
+    weights = load_checkpoint(result["last"])["model"]
+    assert all(v.dtype in (torch.float32, torch.int64) for v in weights.values())
+    assert export_checkpoint(result["last"], tmp_path / "bf16.onnx")[1] <= 1e-4
+    with pytest.raises(ValueError, match="precision"):
+        fit(td, _cfg(tmp_path / "bad", precision="fp16"), echo=lambda s: None)
+
+
 def test_resume_continues_exactly(tiny_npz, cache_dir, tmp_path):
     """Stopping mid-epoch and resuming ends with the very same weights and RNG state as one straight run."""
     from mimetic.train.loop import fit, load_checkpoint
@@ -422,6 +443,49 @@ def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
     both = [model_from_checkpoint(plain)[0], members[0]]
     assert np.abs(mixed.predict(td.valid_x) - np.mean([predict_probs(n, td.valid_x) for n in both], axis=0)).max() <= 1e-4
     assert np.abs(mixed.predict_aux(td.valid_x) - predict_aux_probs(members[0], td.valid_x)).max() <= 1e-4
+
+
+def test_mirror_export_and_int8_quantization(tiny_npz, cache_dir, tmp_path):
+    """--mirror: the graph averages a crop with its mirror image (symmetric by construction, equal to the mean of
+    torch on both); --int8: a smaller quantized file that keeps the metadata and nearly the same predictions."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.cli_impl import load_training_data
+    from mimetic.train.export import export_checkpoint
+    from mimetic.train.export import main as export_main
+    from mimetic.train.loop import fit, model_from_checkpoint, predict_aux_probs, predict_probs
+    from mimetic.train.quantize import compare, quantize_int8, training_crops
+
+    td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="fer2013")
+    run = fit(td, _cfg(tmp_path / "m", epochs=1, seed=3), echo=lambda s: None)["last"]
+    out, diff = export_checkpoint(run, tmp_path / "mirror.onnx", mirror=True)
+    assert diff <= 1e-4
+    m = ExpressionModel(out)
+    assert m.metadata["mirror_average"] == "1" and len(m.aux_classes) == 7
+    x, flipped = td.valid_x, np.ascontiguousarray(td.valid_x[:, :, ::-1])
+    assert np.abs(m.predict(x) - m.predict(flipped)).max() <= 1e-5
+    net = model_from_checkpoint(run)[0]
+    assert np.abs(m.predict(x) - (predict_probs(net, x) + predict_probs(net, flipped)) / 2).max() <= 1e-4
+    assert np.abs(m.predict_aux(x) - (predict_aux_probs(net, x) + predict_aux_probs(net, flipped)) / 2).max() <= 1e-4
+    assert np.abs(predict_probs(net, x) - predict_probs(net, flipped)).max() > 1e-3  # the mirror did matter
+
+    crops, rows = training_crops(tiny_npz, 40, size=SIZE, cache_dir=cache_dir)
+    assert crops.shape == (len(rows), SIZE, SIZE) and len(rows) == 40
+    q = ExpressionModel(quantize_int8(out, tmp_path / "int8.onnx", crops))
+    assert q.classes == m.classes and q.aux_classes == m.aux_classes and q.detail == m.detail
+    assert q.metadata["mirror_average"] == "1" and "int8" in q.metadata["quantization"]
+    assert (tmp_path / "int8.onnx").stat().st_size < 0.5 * out.stat().st_size
+    d = compare(out, tmp_path / "int8.onnx", td.train_x)
+    assert d["probs_agree"] >= 0.8 and d["probs_mean_abs_diff"] <= 0.05 and d["probs_aux_agree"] >= 0.8
+    assert 0 < d["probs_max_abs_diff"]  # quantized: not bit-identical
+    with pytest.raises(ValueError, match="already quantized"):
+        quantize_int8(tmp_path / "int8.onnx", tmp_path / "again.onnx", crops)
+    with pytest.raises(ValueError, match="crops"):
+        quantize_int8(out, tmp_path / "none.onnx", crops[:0])
+    # the export command does both in one go
+    assert export_main([str(run), "--out", str(tmp_path / "cli.onnx"), "--mirror", "--int8", str(tiny_npz),
+                        "--cache-dir", str(cache_dir), "--calibration", "40"]) == 0
+    cli = ExpressionModel(tmp_path / "cli.onnx")
+    assert "int8" in cli.metadata["quantization"] and cli.metadata["mirror_average"] == "1"
 
 
 def test_metrics_match_scikit_learn():

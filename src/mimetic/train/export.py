@@ -3,7 +3,9 @@
 The ONNX graph takes ``crops``: (N, 1, S, S) float32 grey values 0..255 (dynamic N) and gives ``probs``: (N, C)
 softmax probabilities; a network with an auxiliary head also gives ``probs_aux`` (N, C') over the classes in the
 ``aux_classes`` metadata entry. Its metadata (``metadata_props``) carries what inference needs: ``classes`` (JSON list),
-``crop_size``, ``crop_detail`` (see ``align_crop``; empty: none), ``crop_recipe`` and ``mimetic_format``.
+``crop_size``, ``crop_detail`` (see ``align_crop``; empty: none), ``crop_recipe`` and ``mimetic_format``; a file
+exported with ``mirror=True`` averages each crop with its mirror image inside the graph (``mirror_average``: ``1``).
+``--int8`` quantizes the exported file (:mod:`mimetic.train.quantize`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ def _outputs(model: torch.nn.Module) -> list[str]:
 
 
 def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, size: int, detail: int | None = None,
-                extra_metadata: dict[str, str] | None = None, opset: int = OPSET) -> Path:
-    """Write ``model`` (logits) with a softmax on top to ``path`` (atomically) and return the path."""
+                extra_metadata: dict[str, str] | None = None, opset: int = OPSET, mirror: bool = False) -> Path:
+    """Write ``model`` (logits) with a softmax on top to ``path`` (atomically) and return the path.
+    ``mirror``: the graph averages each crop with its mirror image (:class:`mimetic.train.net.WithSoftmax`)."""
     from mimetic.media.atomic import atomic_path
     from mimetic.train.prepare import RECIPE
 
     path = Path(path)
-    wrapped = WithSoftmax(model).eval()
+    wrapped = WithSoftmax(model, mirror=mirror).eval()
     dummy = torch.zeros(2, 1, size, size)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
@@ -44,7 +47,8 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, siz
                           do_constant_folding=True)
         meta = {"classes": json.dumps(list(classes)), "crop_size": str(int(size)), "crop_recipe": str(RECIPE),
                 "crop_detail": "" if detail is None else str(int(detail)),
-                "mimetic_format": str(ONNX_FORMAT), **(extra_metadata or {})}
+                "mimetic_format": str(ONNX_FORMAT), "mirror_average": "1" if mirror else "0",
+                **(extra_metadata or {})}
         if len(outputs) > 1:
             meta["aux_classes"] = json.dumps(list(model.config.aux_classes))
         write_metadata(tmp, meta)
@@ -66,7 +70,7 @@ def write_metadata(path: str | os.PathLike, meta: dict[str, str]) -> None:
 
 
 def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: int, n: int = 16, seed: int = 0,
-                    atol: float = 1e-4) -> float:
+                    atol: float = 1e-4, mirror: bool = False) -> float:
     """Largest absolute difference between torch and onnxruntime probabilities on ``n`` random crops (and a flat
     one); raises ``AssertionError`` above ``atol``."""
     import onnxruntime as ort
@@ -75,7 +79,7 @@ def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: in
     x = rng.integers(0, 256, size=(n, 1, size, size)).astype(np.float32)
     x[0] = 128.0  # a flat crop: the in-network standardisation must stay finite
     with torch.no_grad():
-        ref = WithSoftmax(model).eval()(torch.from_numpy(x))
+        ref = WithSoftmax(model, mirror=mirror).eval()(torch.from_numpy(x))
     ref = [r.numpy() for r in ref] if isinstance(ref, tuple) else [ref.numpy()]
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -88,23 +92,24 @@ def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: in
     return diff
 
 
-def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, *, check: bool = True) -> tuple[Path, float | None]:
+def export_checkpoint(checkpoint: str | os.PathLike, path: str | os.PathLike, *, check: bool = True,
+                      mirror: bool = False) -> tuple[Path, float | None]:
     """Export ``best.pt`` / ``last.pt`` to ONNX; returns the path and the torch/onnxruntime difference."""
     from mimetic.train.loop import model_from_checkpoint
 
     model, state = model_from_checkpoint(checkpoint)
     net = state["net"]
     metrics = state.get("metrics") or (state.get("history") or [{}])[-1]
-    extra = {"trained_epochs": str(state.get("epoch")),
+    extra = {"checkpoint": str(checkpoint), "trained_epochs": str(state.get("epoch")),
              "valid_accuracy": f"{metrics.get('valid_acc', float('nan')):.4f}"}
     out = export_onnx(model, path, classes=net["classes"], size=int(net["size"]), detail=net.get("detail"),
-                      extra_metadata=extra)
-    diff = check_agreement(model, out, size=int(net["size"])) if check else None
+                      extra_metadata=extra, mirror=mirror)
+    diff = check_agreement(model, out, size=int(net["size"]), mirror=mirror) if check else None
     return out, diff
 
 
 def export_ensemble(checkpoints: list[str | os.PathLike], path: str | os.PathLike, *,
-                    check: bool = True) -> tuple[Path, float | None]:
+                    check: bool = True, mirror: bool = False) -> tuple[Path, float | None]:
     """Export several checkpoints (same classes and layout) as one ONNX file that averages their probabilities
     (:class:`mimetic.train.net.Ensemble`). The metadata lists the members (``ensemble_members``: JSON list of the
     checkpoint paths) and their validation accuracies."""
@@ -124,8 +129,9 @@ def export_ensemble(checkpoints: list[str | os.PathLike], path: str | os.PathLik
     net = nets[0].config
     extra = {"ensemble_members": json.dumps([str(c) for c in checkpoints]), "trained_epochs": ",".join(epochs),
              "valid_accuracy": ",".join(accs)}
-    out = export_onnx(ens, path, classes=net.classes, size=int(net.size), detail=net.detail, extra_metadata=extra)
-    diff = check_agreement(ens, out, size=int(net.size)) if check else None
+    out = export_onnx(ens, path, classes=net.classes, size=int(net.size), detail=net.detail, extra_metadata=extra,
+                      mirror=mirror)
+    diff = check_agreement(ens, out, size=int(net.size), mirror=mirror) if check else None
     return out, diff
 
 
@@ -137,12 +143,25 @@ def main(argv: list[str] | None = None) -> int:
                                              "that torch and onnxruntime agree.")
     ap.add_argument("checkpoints", nargs="+", help="best.pt / last.pt; two or more make an averaging ensemble")
     ap.add_argument("--out", required=True, help="the ONNX file to write")
+    ap.add_argument("--mirror", action="store_true",
+                    help="average each crop with its mirror image inside the graph (twice the compute)")
+    ap.add_argument("--int8", metavar="DATA",
+                    help="then quantize to int8, calibrated on training crops of this dataset "
+                         "(see python -m mimetic.train.quantize)")
+    ap.add_argument("--calibration", type=int, help="calibration crops for --int8 (default: quantize's)")
+    ap.add_argument("--cache-dir", help="the crop cache for --int8 (default $MIMETIC_CACHE or ~/.cache/mimetic)")
     a = ap.parse_args(argv)
     if len(a.checkpoints) == 1:
-        out, diff = export_checkpoint(a.checkpoints[0], a.out)
+        out, diff = export_checkpoint(a.checkpoints[0], a.out, mirror=a.mirror)
     else:
-        out, diff = export_ensemble(a.checkpoints, a.out)
+        out, diff = export_ensemble(a.checkpoints, a.out, mirror=a.mirror)
     print(f"exported {out} ({Path(out).stat().st_size / 1e6:.2f} MB); torch vs onnxruntime max |diff| {diff:.2e}")
+    if a.int8:
+        from mimetic.train.quantize import main as quantize_main
+
+        extra = (["--calibration", str(a.calibration)] if a.calibration else []) + \
+            (["--cache-dir", a.cache_dir] if a.cache_dir else [])
+        return quantize_main([str(out), "--data", a.int8, "--out", str(out), *extra])
     return 0
 
 

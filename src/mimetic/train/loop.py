@@ -78,6 +78,11 @@ class TrainConfig:
     init_from: str | None = None
     #: which validation figure picks best.pt: valid_acc (main head) or valid_mean (mean of both heads' accuracy)
     best_metric: str = "valid_acc"
+    #: fp32, or bf16: forward and backward under bfloat16 autocast (weights, optimizer and losses stay float32);
+    #: about 2× faster on CPUs with AVX-512 BF16 or AMX, slower on others
+    precision: str = "fp32"
+    #: class balancing of the auxiliary head's loss (default: the same as ``balance``)
+    aux_balance: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -311,6 +316,9 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
     if cfg.best_metric not in ("valid_acc", "valid_mean"):
         raise ValueError(f"best_metric must be valid_acc or valid_mean, not {cfg.best_metric!r}")
     best_key = cfg.best_metric if has_aux else "valid_acc"
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be fp32 or bf16, not {cfg.precision!r}")
+    model = model.to(memory_format=torch.channels_last)  # NHWC: faster convolutions on the CPU (same weights)
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                               weight_decay=cfg.weight_decay)
@@ -333,7 +341,7 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
         ya = torch.from_numpy(np.asarray(data.train_aux, dtype=np.int64))
         labelled = np.asarray(data.train_aux)[np.asarray(data.train_aux) >= 0]
         aux_w = torch.from_numpy(class_weights(np.eye(len(data.aux_classes), dtype=np.float32)[labelled],
-                                               cfg.balance))
+                                               cfg.aux_balance or cfg.balance))
 
     data_sig = {"n_train": n, "n_valid": int(len(data.valid_x)), "size": data.size, "classes": list(data.classes),
                 "source": data.source, "aux_classes": list(net_cfg.aux_classes)}
@@ -390,14 +398,12 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
             t_epoch = time.perf_counter()
             while step_in_epoch < steps_per_epoch:
                 idx = order[step_in_epoch * bs:(step_in_epoch + 1) * bs]
-                x = augment(xs[idx].float()[:, None], cfg.aug, g)
-                if has_aux:
+                x = augment(xs[idx].float()[:, None], cfg.aug, g).contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
                     main, aux = model.forward_all(x)
-                    loss = soft_cross_entropy(main, ys[idx], weights)
-                    if (ya[idx] >= 0).any():
-                        loss = loss + cfg.aux_weight * F.cross_entropy(aux, ya[idx], weight=aux_w, ignore_index=-1)
-                else:
-                    loss = soft_cross_entropy(model(x), ys[idx], weights)
+                loss = soft_cross_entropy(main.float(), ys[idx], weights)
+                if has_aux and (ya[idx] >= 0).any():
+                    loss = loss + cfg.aux_weight * F.cross_entropy(aux.float(), ya[idx], weight=aux_w, ignore_index=-1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -140,17 +140,24 @@ class Ensemble(nn.Module):
 
 class WithSoftmax(nn.Module):
     """The network with softmax on top: what the ONNX file computes (probabilities; with an auxiliary head, a
-    second output with its probabilities)."""
+    second output with its probabilities).
 
-    def __init__(self, net: nn.Module):
+    ``mirror=True`` runs every crop together with its mirror image (one batch of 2N) and averages the two
+    probabilities: slightly more accurate, and left/right symmetric by construction."""
+
+    def __init__(self, net: nn.Module, mirror: bool = False):
         super().__init__()
         self.net = net
+        self.mirror = bool(mirror)
 
     def forward(self, x: torch.Tensor):
+        if self.mirror:
+            x = torch.cat([x, torch.flip(x, dims=[3])])
         main, aux = self.net.forward_all(x)
-        if aux is None:
-            return torch.softmax(main, dim=1)
-        return torch.softmax(main, dim=1), torch.softmax(aux, dim=1)
+        outs = [torch.softmax(main, dim=1)] + ([torch.softmax(aux, dim=1)] if aux is not None else [])
+        if self.mirror:
+            outs = [o.reshape(2, -1, o.shape[1]).mean(0) for o in outs]  # (2N, C) → (N, C)
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def build(config: NetConfig) -> ExpressionNet:

@@ -194,12 +194,13 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     """The Python call (and, when the options allow, the CLI command) that repeat a logged CNN run."""
     cfg = start["config"]
     keys = ("epochs", "batch_size", "lr", "threads", "seed", "optimizer", "weight_decay", "warmup_epochs", "balance",
-            "targets", "max_steps", "aux_weight", "init_from", "best_metric")
+            "targets", "max_steps", "aux_weight", "init_from", "best_metric", "precision", "aux_balance")
     kw = {k: cfg[k] for k in keys if k in cfg and cfg[k] is not None}
     if kw.get("aux_weight") == 1.0:
         del kw["aux_weight"]
-    if kw.get("best_metric") == "valid_acc":
-        del kw["best_metric"]
+    for k, default in (("best_metric", "valid_acc"), ("precision", "fp32")):
+        if kw.get(k) == default:
+            del kw[k]
     if start.get("data", {}).get("aux_classes"):
         kw["aux_labels"] = "fer2013"
     classes = start.get("data", {}).get("classes")
@@ -212,7 +213,8 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     py = f"from mimetic.train.cli_impl import train; train({str(data)!r}, {str(out_dir)!r}, {args}, progress=False)"
     defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "balance": "sqrt", "targets": "soft"}
     cli = None
-    if all(kw.get(k, v) == v for k, v in defaults.items()) and not ({"max_steps", "max_train", "aux_weight"} & set(kw)):
+    if all(kw.get(k, v) == v for k, v in defaults.items()) and \
+            not ({"max_steps", "max_train", "aux_weight", "aux_balance"} & set(kw)):
         cli = (f"mimetic train {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
                f"{shlex.quote(kw.get('classes', '8'))} --epochs {cfg.get('epochs')} --batch-size {cfg.get('batch_size')} "
                f"--lr {cfg.get('lr')} --warmup {cfg.get('warmup_epochs')} --threads {cfg.get('threads')} "
@@ -223,6 +225,8 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
             cli += f" --init-from {shlex.quote(str(kw['init_from']))}"
         if "best_metric" in kw:
             cli += f" --best-metric {kw['best_metric']}"
+        if "precision" in kw:
+            cli += f" --precision {kw['precision']}"
     return f'.venv/bin/python -c "{py}"', cli
 
 
@@ -235,6 +239,12 @@ def _runs_behind(cnn: Path, members: list[Path]) -> list[tuple[Path, dict, list[
             if item[0] not in [r[0] for r in out]:
                 out.append(item)
     return out
+
+
+def _sources(meta: dict[str, str]) -> list[Path]:
+    """The checkpoints an exported file was made from: its ensemble members, or the one checkpoint."""
+    members = [Path(m) for m in json.loads(meta.get("ensemble_members") or "[]")]
+    return members or ([Path(meta["checkpoint"])] if meta.get("checkpoint") else [])
 
 
 def _run_chain(cnn: Path) -> list[tuple[Path, dict, list[dict]]]:
@@ -263,8 +273,8 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     cm = ExpressionModel(cnn)
     gm = GeometricModel(geo)
     start, epochs, summary = _cnn_recipe(cnn)
-    if start is None:  # an ensemble's folder has no log: the data line comes from its last member run
-        behind = _runs_behind(cnn, [Path(m) for m in json.loads(cm.metadata.get("ensemble_members") or "[]")])
+    if start is None:  # an ensemble's (or re-exported file's) folder has no log: the data line comes from its runs
+        behind = _runs_behind(cnn, _sources(cm.metadata))
         start = behind[-1][1] if behind else None
     shipped = "fused" if fusion.mode == "fused" else "cnn"
     info = fusion.info
@@ -290,7 +300,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
                         f"CNN (ensemble of {len(json.loads(cm.metadata['ensemble_members']))} networks, probabilities "
                         "averaged)") + ": `crops` (N, 1, 64, 64) grey 0..255 → `probs` (N, 8)"
                        + (f" and `probs_aux` (N, {len(cm.aux_classes)}): a second head trained on the original "
-                          "FER2013 labels" if cm.aux_classes else ""),
+                          "FER2013 labels" if cm.aux_classes else "")
+                       + ("; each crop averaged with its mirror image" if cm.metadata.get("mirror_average") == "1"
+                          else "") + ("; int8-quantized" if cm.metadata.get("quantization") else ""),
              GEO_NAME: f"geometric MLP: `features` (N, {N_FEATURES}) → `probs` (N, 8)"
                        + ("" if shipped == "fused" else " (not used: CNN shipped alone)"),
              FUSION_NAME: f"fusion parameters, mode `{fusion.mode}`, with the two files' hashes"}
@@ -326,7 +338,8 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("")
     meta = cm.metadata
     members = [Path(m) for m in json.loads(meta.get("ensemble_members") or "[]")]
-    chain = _runs_behind(cnn, members)
+    chain = _runs_behind(cnn, _sources(meta))
+    mirror, quant = meta.get("mirror_average") == "1", meta.get("quantization")
     member_folders = {m.parent for m in members}
     for k, (folder, st, eps) in enumerate(chain):
         c = st["config"]
@@ -340,9 +353,12 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
             + f"{c.get('epochs')} epoch(s), batch {c.get('batch_size')}, "
             f"{c.get('optimizer')} lr {c.get('lr')} (warm-up {c.get('warmup_epochs')} epoch, cosine), weight decay "
             f"{c.get('weight_decay')}, class balance `{c.get('balance')}`, targets `{c.get('targets')}`, seed "
-            f"{c.get('seed')}, {c.get('threads')} thread(s); augmentation `{json.dumps(c.get('aug'))}`"
+            f"{c.get('seed')}, {c.get('threads')} thread(s)"
+            + (", bfloat16 autocast" if c.get("precision") == "bf16" else "")
+            + f"; augmentation `{json.dumps(c.get('aug'))}`"
             + (f"; a second head learns the original FER2013 label of each image ({len(aux)} classes, "
-               f"cross-entropy, weight {c.get('aux_weight', 1.0)}, same class balance) and best.pt is chosen by "
+               f"cross-entropy, weight {c.get('aux_weight', 1.0)}, class balance "
+               f"`{c.get('aux_balance') or c.get('balance')}`) and best.pt is chosen by "
                f"`{c.get('best_metric', 'valid_acc')}`" if aux else "")
             + f". {len(eps)} epoch(s) logged, {secs / 3600:.2f} h of training.")
     if members:
@@ -355,6 +371,12 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         picked = chain[-1][1]["config"].get("best_metric", "valid_acc") if chain else "valid_acc"
         add(f"- Exported checkpoint: epoch {meta['trained_epochs']}, the best by `{picked}` on validation "
             f"(main-head validation accuracy {_pct(float(meta['valid_accuracy']))}).")
+    if mirror or quant:
+        add("- **Inference graph** (`python -m mimetic.train.export`): " + "; ".join(x for x in (
+            "each crop runs together with its mirror image and the two probabilities are averaged (left/right "
+            "symmetric by construction, twice the compute)" if mirror else "",
+            f"post-training quantization with onnxruntime ({quant}; `mimetic.train.quantize`)" if quant else "")
+            if x) + ".")
     if grec:
         g = grec["config"]
         add(f"- **Geometric model** (`mimetic.train.geometric`): MLP {N_FEATURES} → "
@@ -454,10 +476,13 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(py)
         if cli:
             add(f"#    same as: {cli}")
-    if members:
-        add(f"# 1{'abcdefg'[len(chain)]}. the ensemble of the members, one ONNX file")
-        add(".venv/bin/python -m mimetic.train.export " + " ".join(shlex.quote(str(m)) for m in members)
-            + f" --out {shlex.quote(str(cnn))}")
+    flags = (" --mirror" if mirror else "") + (f" --int8 {shlex.quote(str(data))}" if quant else "")
+    exported = members or ([Path(meta["checkpoint"])] if flags and meta.get("checkpoint") else [])
+    if exported:
+        add(f"# 1{'abcdefg'[len(chain)]}. " + ("the ensemble of the members, one ONNX file" if members else
+                                             "the exported inference graph"))
+        add(".venv/bin/python -m mimetic.train.export " + " ".join(shlex.quote(str(m)) for m in exported)
+            + f"{flags} --out {shlex.quote(str(cnn))}")
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")

@@ -1,0 +1,145 @@
+"""Post-training int8 quantization of an exported expression CNN (onnxruntime; no retraining, no torch).
+
+Static quantization in QDQ format: the convolutions' weights as int8 per output channel, their input activations
+as uint8 per tensor, the ranges calibrated on training crops (99.99th percentile of each activation) of the dataset. The in-network
+standardisation, the pooling, the linear heads and the softmax stay float. On CPUs with AVX-512 VNNI or AVX2
+onnxruntime runs the int8 convolutions 2-3× faster than float; the validation accuracy is unchanged within noise
+(the model card has the figures of the shipped file). The metadata of the float file is kept, plus
+``quantization``.
+
+``python -m mimetic.train.quantize FLOAT.onnx --data ferplus.npz --out INT8.onnx`` (``--out`` may be the same
+file) prints how often the two files agree on the top class of held-out training crops.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: calibration crops by default (more changes the ranges very little)
+CALIBRATION = 1000
+#: the activation range covers this percentile of the calibration values (min/max lost ~0.2 points on FER+)
+PERCENTILE = 99.99
+
+
+def training_crops(data: str | os.PathLike, n: int, *, size: int, seed: int = 0, exclude: np.ndarray | None = None,
+                   cache_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(crops (n, S, S) uint8, rows)``: ``n`` random crops of ``data``'s training split (cached by
+    :mod:`mimetic.train.prepare`), not among ``exclude``."""
+    from mimetic.train.datasets import read_dataset
+    from mimetic.train.prepare import CropCache
+
+    src = read_dataset(data)
+    rows = src.rows[src.split == "train"] if (src.split == "train").any() else src.rows
+    if exclude is not None:
+        rows = np.setdiff1d(rows, exclude)
+    if len(rows) == 0:
+        raise ValueError(f"{data}: no training images to calibrate on")
+    pick = np.sort(np.random.default_rng(seed).choice(rows, min(n, len(rows)), replace=False))
+    cache = CropCache(src, cache_dir, size=size)
+    cache.ensure(pick, progress=False)
+    return cache.load(pick)["crops"], pick
+
+
+def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, crops: np.ndarray) -> Path:
+    """Quantize the float ONNX file ``src`` into ``dst`` (may be the same path; written atomically), calibrated
+    on ``crops`` (N, S, S) uint8."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from mimetic.media.atomic import atomic_path
+    from mimetic.train.export import write_metadata
+
+    src, dst = Path(src), Path(dst)
+    crops = np.asarray(crops)
+    if crops.ndim != 3 or len(crops) == 0:
+        raise ValueError(f"calibration needs (N, S, S) crops, got shape {crops.shape}")
+    proto = onnx.load(str(src))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if "quantization" in meta:
+        raise ValueError(f"{src} is already quantized ({meta['quantization']})")
+    name = proto.graph.input[0].name
+    del proto
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter(range(len(crops)))
+
+        def get_next(self):
+            i = next(self._it, None)
+            return None if i is None else {name: crops[i:i + 1, None].astype(np.float32)}
+
+    with tempfile.TemporaryDirectory() as tmpdir, atomic_path(dst) as tmp:
+        pre = Path(tmpdir) / "pre.onnx"
+        quant_pre_process(str(src), str(pre))
+        quantize_static(str(pre), str(tmp), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
+                        calibrate_method=CalibrationMethod.Percentile,
+                        extra_options={"CalibPercentile": PERCENTILE})
+        meta["quantization"] = (f"int8 QDQ: Conv weights per channel, activations uint8 per tensor, "
+                                f"{PERCENTILE}th percentile of {len(crops)} training crops")
+        write_metadata(tmp, meta)
+    return dst
+
+
+def compare(float_path: str | os.PathLike, int8_path: str | os.PathLike, crops: np.ndarray) -> dict:
+    """How the quantized file differs from the float one on ``crops``: top-1 agreement of each output and the
+    largest / mean absolute probability difference."""
+    from mimetic.expression.runtime import onnx_session
+
+    a, b = onnx_session(float_path), onnx_session(int8_path)
+    name = a.get_inputs()[0].name
+    out: dict[str, float] = {}
+    for k in range(0, len(crops), 256):
+        x = {name: np.asarray(crops[k:k + 256])[:, None].astype(np.float32)}
+        for o, pa, pb in zip(a.get_outputs(), a.run(None, x), b.run(None, x)):
+            out.setdefault(f"{o.name}_agree", 0.0)
+            out[f"{o.name}_agree"] += float((pa.argmax(1) == pb.argmax(1)).sum())
+            d = np.abs(pa - pb)
+            out[f"{o.name}_max_abs_diff"] = max(out.get(f"{o.name}_max_abs_diff", 0.0), float(d.max()))
+            out.setdefault(f"{o.name}_sum_abs_diff", 0.0)
+            out[f"{o.name}_sum_abs_diff"] += float(d.mean(1).sum())
+    n = len(crops)
+    for key in [k for k in out if k.endswith("_agree")]:
+        out[key] /= n
+    for key in [k for k in out if k.endswith("_sum_abs_diff")]:
+        out[key.replace("_sum_", "_mean_")] = out.pop(key) / n
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import shutil
+
+    ap = argparse.ArgumentParser(prog="python -m mimetic.train.quantize",
+                                 description="Quantize an exported expression CNN to int8 (calibrated on training "
+                                             "crops) and report how it differs from the float file.")
+    ap.add_argument("model", help="the float ONNX file (from mimetic train / python -m mimetic.train.export)")
+    ap.add_argument("--data", required=True, help="the dataset whose training crops calibrate the ranges")
+    ap.add_argument("--out", required=True, help="the int8 ONNX file to write (may be MODEL itself)")
+    ap.add_argument("--calibration", type=int, default=CALIBRATION, help="calibration crops (default %(default)s)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache-dir", help="the crop cache (default $MIMETIC_CACHE or ~/.cache/mimetic)")
+    a = ap.parse_args(argv)
+    from mimetic.expression.model import ExpressionModel
+
+    size = ExpressionModel(a.model).size
+    crops, rows = training_crops(a.data, a.calibration, size=size, seed=a.seed, cache_dir=a.cache_dir)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        ref = Path(tmpdir) / "float.onnx"
+        shutil.copyfile(a.model, ref)
+        out = quantize_int8(ref, a.out, crops)
+        held, _ = training_crops(a.data, 1000, size=size, seed=a.seed + 1, exclude=rows, cache_dir=a.cache_dir)
+        d = compare(ref, out, held)
+    print(f"quantized {out} ({Path(out).stat().st_size / 1e6:.2f} MB) on {len(crops)} crops; on {len(held)} other "
+          "training crops: " + ", ".join(f"{k} {v:.4f}" for k, v in d.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
