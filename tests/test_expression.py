@@ -160,6 +160,19 @@ def test_fusion_math():
         Fusion.from_dict({**f.to_dict(), "mode": "both"})
 
 
+def test_aux_fusion_follows_its_validation_decision():
+    rng = np.random.default_rng(3)
+    pa = rng.dirichlet(np.ones(7), size=10).astype(np.float32)
+    pg = rng.dirichlet(np.ones(8), size=10).astype(np.float32)
+    aux = {"classes": list(EXPRESSIONS[:7]), "weight": 0.5, "scale": 1.0, "bias": None}
+    fused = Fusion(classes=EXPRESSIONS, weight=0.2, aux={**aux, "mode": "fused"}).apply_aux(pa, pg)
+    head = Fusion(classes=EXPRESSIONS, weight=0.2, aux={**aux, "mode": "head"}).apply_aux(pa, pg)
+    legacy = Fusion(classes=EXPRESSIONS, weight=0.2, aux=aux).apply_aux(pa, pg)  # written before the decision
+    g = pg[:, :7] / pg[:, :7].sum(1, keepdims=True)
+    assert np.allclose(fused, fuse(pa, g, 0.5), atol=1e-6) and np.allclose(legacy, fused)
+    assert np.allclose(head, pa) and not np.allclose(fused, pa, atol=1e-3)
+
+
 def test_fit_recovers_a_known_fusion():
     pytest.importorskip("scipy")
     from mimetic.train.fuse import fit_params

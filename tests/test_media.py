@@ -305,6 +305,64 @@ def test_iteration_can_stop_early() -> None:
     it.close()  # closes the container
 
 
+def test_read_ahead_gives_the_same_frames() -> None:
+    path = VIDEOS / "single_face.mp4"
+    plain = list(iter_frames(path, stride=3))
+    ahead = list(iter_frames(path, stride=3, read_ahead=2))
+    assert [f.index for f in ahead] == [f.index for f in plain] and len(plain) == 24
+    assert [f.timestamp for f in ahead] == [f.timestamp for f in plain]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(ahead, plain))
+
+
+def test_read_ahead_keeps_order_errors_and_stops_its_thread() -> None:
+    import threading
+
+    from mimetic.media.readahead import read_ahead
+
+    assert list(read_ahead(range(100), 3)) == list(range(100))
+
+    def failing():
+        yield 1
+        yield 2
+        raise InputError("clip.mp4", "truncated")
+
+    got = []
+    with pytest.raises(InputError, match="clip.mp4: truncated"):
+        for x in read_ahead(failing(), 1):
+            got.append(x)
+    assert got == [1, 2]  # what came before the error is delivered first
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            closed.set()
+
+    it = read_ahead(endless(), 2, name="test-read-ahead")
+    assert [next(it) for _ in range(5)] == [0, 1, 2, 3, 4]
+    it.close()  # the consumer goes away: the producer stops and closes its source
+    assert closed.wait(2.0)
+    assert not any(t.name == "test-read-ahead" and t.is_alive() for t in threading.enumerate())
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="depth"):
+            read_ahead([1], bad)
+
+
+def test_read_ahead_reports_a_video_without_frames(tmp_path: Path) -> None:
+    data = bytearray((VIDEOS / "single_face.mp4").read_bytes())
+    mdat, moov = data.find(b"mdat") + 4, data.find(b"moov") - 4
+    data[mdat:moov] = bytes(moov - mdat)
+    p = tmp_path / "blank.mp4"
+    p.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="video has no frames"):
+        list(iter_frames(p, read_ahead=2))
+
+
 def test_bad_arguments_raise_immediately() -> None:
     path = VIDEOS / "single_face.mp4"
     with pytest.raises(ValueError, match="stride"):
@@ -315,6 +373,8 @@ def test_bad_arguments_raise_immediately() -> None:
         iter_frames(path, fps=-2.5)
     with pytest.raises(ValueError, match="end"):
         iter_frames(path, start=3, end=1)
+    with pytest.raises(ValueError, match="read_ahead"):
+        iter_frames(path, read_ahead=-1)
 
 
 def test_bad_video_files(tmp_path: Path) -> None:

@@ -161,11 +161,11 @@ class Analyzer:
         Uses MediaPipe's VIDEO mode (tracking between detections) and gives each face a ``track_id``. ``fps``
         samples at most that many frames per second; ``stride`` keeps every Nth frame.
         """
-        from mimetic.media.video import iter_frames
+        from mimetic.media.video import READ_AHEAD, iter_frames
 
         session = self.live(source=str(path))
         try:
-            for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end):
+            for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
                 result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
                 if on_frame is not None:
                     on_frame(frame.index, frame.timestamp)

@@ -149,10 +149,10 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
                 delay = cfg.window + cfg.micro_max + 0.1
             annotated = AnnotatedVideoWriter(writer, delay=delay)
         # Frames are decoded here (not inside analyze_video) so the annotated copy can reuse the pixels.
-        from mimetic.media.video import iter_frames
+        from mimetic.media.video import READ_AHEAD, iter_frames
 
         session = stack.enter_context(analyzer.live(source=str(path)))
-        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end):
+        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
             result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
             for s in sinks:
                 (s.add if hasattr(s, "add") else s.write)(result)

@@ -72,8 +72,10 @@ class Fusion:
     cnn_file: str = "expression.onnx"
     geometric_file: str = "expression_geometric.onnx"
     info: dict[str, Any] = field(default_factory=dict)  # how it was fitted: data, validation metrics, decision
-    #: the same fusion for the CNN's auxiliary head (FER2013 labels): {"classes", "weight", "scale", "bias"};
-    #: the geometric probabilities are restricted to those classes first. None: no auxiliary head.
+    #: the same fusion for the CNN's auxiliary head (FER2013 labels): {"classes", "weight", "scale", "bias",
+    #: "mode"}; the geometric probabilities are restricted to those classes first. ``mode`` "head": the fusion
+    #: did not beat the head alone on validation, so the head's probabilities are used as they are (files written
+    #: before the decision existed have no ``mode`` and are fused). None: no auxiliary head.
     aux: dict[str, Any] | None = None
 
     def apply(self, p_cnn: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
@@ -84,6 +86,8 @@ class Fusion:
         model's (over :attr:`classes`)."""
         if not self.aux:
             raise ValueError("this fusion has no auxiliary-head parameters")
+        if self.aux.get("mode", "fused") == "head":
+            return np.asarray(p_aux, dtype=np.float32)
         idx = [list(self.classes).index(c) for c in self.aux["classes"]]
         pg = np.asarray(p_geo)[..., idx]
         pg = pg / np.maximum(pg.sum(-1, keepdims=True), _EPS)

@@ -28,6 +28,8 @@ VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".m
 _FALLBACK_FPS = 30.0
 #: Slack (seconds) when comparing frame timestamps with start/end and the fps sampling grid.
 _EPS = 1e-3
+#: Frames decoded ahead of the analysis by the analysing loops (``iter_frames(read_ahead=...)``).
+READ_AHEAD = 2
 #: How many packets probe_video reads at most to find the first frame (for the display rotation).
 _PROBE_PACKETS = 64
 
@@ -169,6 +171,7 @@ def iter_frames(
     stride: int = 1,
     start: float = 0.0,
     end: float | None = None,
+    read_ahead: int = 0,
 ) -> Iterator[VideoFrame]:
     """Decode a video as a stream of RGB frames, holding one frame at a time.
 
@@ -178,6 +181,8 @@ def iter_frames(
     so ``index`` always counts every decoded frame. Packets the decoder rejects are skipped (logged).
     Arguments are checked at once (ValueError); file problems raise :class:`InputError`, and a video where
     nothing decodes raises ``InputError(path, "video has no frames ...")`` when iteration ends.
+    ``read_ahead`` > 0 decodes in a background thread up to that many frames ahead of the consumer
+    (:func:`mimetic.media.readahead.read_ahead`), overlapping decoding with the caller's work on another core.
     """
     if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
         raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
@@ -187,8 +192,15 @@ def iter_frames(
         raise ValueError(f"start must be a number of seconds >= 0, got {start!r}")
     if end is not None and not end > start:
         raise ValueError(f"end must be greater than start ({start!r}), got {end!r}")
+    if isinstance(read_ahead, bool) or not isinstance(read_ahead, int) or read_ahead < 0:
+        raise ValueError(f"read_ahead must be an integer >= 0, got {read_ahead!r}")
     p, label = _check_file(path)
-    return _iter_frames(p, label, fps, stride, float(start), end)
+    frames = _iter_frames(p, label, fps, stride, float(start), end)
+    if read_ahead:
+        from mimetic.media.readahead import read_ahead as ahead
+
+        return ahead(frames, read_ahead, name=f"decode {p.name}")
+    return frames
 
 
 class _Counts:

@@ -140,6 +140,19 @@ def fit_params(p_cnn: np.ndarray, p_geo: np.ndarray, targets: np.ndarray, *, bia
     return float(th[0]), float(th[1]), b
 
 
+def _out_of_fold(pc: np.ndarray, pg: np.ndarray, y: np.ndarray, *, folds: int, seed: int, bias: bool,
+                 l2: float) -> np.ndarray:
+    """Fused probabilities of each row from parameters fitted on the other folds (k-fold inside the split)."""
+    order = np.random.default_rng(seed).permutation(len(pc))
+    oof = np.zeros_like(pc)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        wk, sk, bk = fit_params(pc[train], pg[train], y[train], bias=bias, l2=l2)
+        oof[test] = fuse(pc[test], pg[test], wk, sk, bk)
+    return oof
+
+
 def _accuracy(p: np.ndarray, labels: np.ndarray) -> float:
     return float((p.argmax(1) == labels).mean()) if len(labels) else float("nan")
 
@@ -166,14 +179,7 @@ def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: s
     pc, pg = pred.cnn_probs(rows), pred.geo_probs(rows)
     w, s, b = fit_params(pc, pg, y, bias=bias, l2=l2)
     fused = fuse(pc, pg, w, s, b)
-    # out-of-fold accuracy of the same fitting procedure
-    order = np.random.default_rng(seed).permutation(len(rows))
-    oof = np.zeros_like(pc)
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        wk, sk, bk = fit_params(pc[train], pg[train], y[train], bias=bias, l2=l2)
-        oof[test] = fuse(pc[test], pg[test], wk, sk, bk)
+    oof = _out_of_fold(pc, pg, y, folds=folds, seed=seed, bias=bias, l2=l2)
     m = {name: metrics(labels, p.argmax(1), pred.classes) for name, p in
          (("cnn", pc), ("geometric", pg), ("fused", fused), ("fused_out_of_fold", oof))}
     info = {
@@ -193,7 +199,7 @@ def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: s
         f"{100 * m['cnn']['accuracy']:.2f} %, geometric {100 * m['geometric']['accuracy']:.2f} %, fused "
         f"{100 * m['fused']['accuracy']:.2f} % (out-of-fold {100 * m['fused_out_of_fold']['accuracy']:.2f} %) "
         f"→ {mode}")
-    aux = _fit_aux(pred, data, bias=bias, l2=l2, log=log) if pred.aux_classes else None
+    aux = _fit_aux(pred, data, bias=bias, l2=l2, folds=folds, seed=seed, log=log) if pred.aux_classes else None
     if aux is not None:
         info["aux"] = aux.pop("info")
     return Fusion(classes=tuple(pred.classes), weight=w, scale=s, bias=None if b is None else tuple(map(float, b)),
@@ -201,10 +207,11 @@ def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: s
                   cnn_file=Path(cnn_onnx).name, geometric_file=Path(geo_onnx).name, info=info, aux=aux)
 
 
-def _fit_aux(pred: Predictions, data: str | os.PathLike, *, bias: bool, l2: float,
+def _fit_aux(pred: Predictions, data: str | os.PathLike, *, bias: bool, l2: float, folds: int, seed: int,
              log: Callable[[str], None]) -> dict:
     """The fusion parameters of the auxiliary (FER2013-label) head with the geometric model, on the ``valid``
-    split's FER2013 labels (one-hot targets)."""
+    split's FER2013 labels (one-hot targets), and the decision between that fusion and the head alone (``mode``
+    ``"fused"`` or ``"head"``), made like the main head's: the fusion's out-of-fold accuracy against the head's."""
     from mimetic.train.datasets import read_dataset
     from mimetic.train.evaluate import remap_probs
 
@@ -217,12 +224,21 @@ def _fit_aux(pred: Predictions, data: str | os.PathLike, *, bias: bool, l2: floa
     w, s, b = fit_params(pa, pg, y, bias=bias, l2=l2)
     fused = fuse(pa, pg, w, s, b)
     labels = y.argmax(1)
-    acc = {"cnn_aux": _accuracy(pa, labels), "geometric": _accuracy(pg, labels), "fused": _accuracy(fused, labels)}
+    oof = _out_of_fold(pa, pg, y, folds=folds, seed=seed, bias=bias, l2=l2)
+    acc = {"cnn_aux": _accuracy(pa, labels), "geometric": _accuracy(pg, labels), "fused": _accuracy(fused, labels),
+           "fused_out_of_fold": _accuracy(oof, labels)}
+    better = acc["fused_out_of_fold"] > acc["cnn_aux"]
+    mode = "fused" if better else "head"
+    decision = (f"fused out-of-fold validation accuracy {100 * acc['fused_out_of_fold']:.2f} % "
+                f"{'>' if better else '<='} head alone {100 * acc['cnn_aux']:.2f} %: "
+                f"{'use the fusion' if better else 'use the head alone'}")
     log(f"auxiliary-head fusion on {len(rows)} validation images (FER2013 labels): weight {w:.3f}, scale {s:.3f}; "
         f"accuracy head {100 * acc['cnn_aux']:.2f} %, geometric {100 * acc['geometric']:.2f} %, fused "
-        f"{100 * acc['fused']:.2f} %")
+        f"{100 * acc['fused']:.2f} % (out-of-fold {100 * acc['fused_out_of_fold']:.2f} %) → {mode}")
     return {"classes": list(classes), "weight": w, "scale": s, "bias": None if b is None else [float(v) for v in b],
-            "info": {"n": int(len(rows)), "labels": "FER2013 (original)", "accuracy": acc}}
+            "mode": mode,
+            "info": {"n": int(len(rows)), "labels": "FER2013 (original)", "folds": folds, "accuracy": acc,
+                     "decision": decision}}
 
 
 # -- evaluation ------------------------------------------------------------------------------------------------

@@ -395,7 +395,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         abias = "none" if ax.get("bias") is None else "[" + ", ".join(f"{b:+.3f}" for b in ax["bias"]) + "]"
         add(f"- **FER2013 head fusion**: the same form for the second head and the geometric model restricted to "
             f"its {len(ax['classes'])} classes ({', '.join(ax['classes'])}), fitted on the validation split's "
-            f"original FER2013 labels: w = {ax['weight']:.4f}, scale = {ax['scale']:.4f}, bias = {abias}.")
+            f"original FER2013 labels: w = {ax['weight']:.4f}, scale = {ax['scale']:.4f}, bias = {abias}"
+            + (f". Decision on validation: {info['aux']['decision']}." if info.get("aux", {}).get("decision")
+               else "."))
     add("")
     add("## Decision")
     add("")
@@ -411,8 +413,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("Test splits, never used for training, fitting or selection. Accuracy and macro-F1 "
         "(`mimetic.train.evaluate.metrics`); "
         + ("FER2013 numbers come from the second head, trained on FER2013's own labels (CNN: that head; fused: "
-           "that head fused with the geometric model; geometric: its 8-class output without contempt, "
-           "renormalised)" if cm.aux_classes and fusion.aux else
+           + ("that head alone, as the validation decision above says" if fusion.aux.get("mode") == "head" else
+              "that head fused with the geometric model")
+           + "; geometric: its 8-class output without contempt, renormalised)" if cm.aux_classes and fusion.aux else
            "FER2013 numbers map the 8-class output to 7 classes by dropping contempt and renormalising")
         + "; \"confident\" = the images whose original FER2013 label was recovered with high confidence.")
     add("")

@@ -102,11 +102,11 @@ def analyze_video(analyzer, path: str | os.PathLike, *, fps: float | None = None
                   start: float = 0.0, end: float | None = None, spot: bool = True, spot_config=None,
                   smoothing: float = SMOOTHING, keep_crops: bool = True) -> VideoAnalysis:
     """Stream ``path`` through ``analyzer`` (a :class:`mimetic.Analyzer`) into a :class:`VideoAnalysis`."""
-    from mimetic.media.video import iter_frames
+    from mimetic.media.video import READ_AHEAD, iter_frames
 
     col = VideoCollector(str(path), spot=spot, spot_config=spot_config, smoothing=smoothing, keep_crops=keep_crops)
     with analyzer.live(source=str(path)) as session:
-        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end):
+        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
             result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
             col.add(result, frame.image)
     return col.finish()
