@@ -410,6 +410,42 @@ def test_auxiliary_fer2013_head_fine_tunes_exports_and_evaluates(tiny_npz, cache
         plain.predict_aux(td.valid_x[:1])
 
 
+def test_geometric_model_fusion_and_ship_end_to_end(tiny_npz, cache_dir, tmp_path):
+    """The whole shipping path on the tiny sample: a CNN with the FER2013 head, a geometric model trained on the
+    cached landmarks, the fusion fitted on validation (both decisions), the test-set evaluation, and the files
+    copied into a models folder that FusedExpression then loads with its hash checks."""
+    from mimetic.expression.fusion import Fusion, FusedExpression, file_sha256
+    from mimetic.train.cli_impl import train
+    from mimetic.train.geometric import train_geometric
+    from mimetic.train.ship import ship
+
+    quiet = lambda s: None  # noqa: E731
+    train(tiny_npz, tmp_path / "cnn", epochs=2, batch_size=16, threads=1, seed=1, size=SIZE, cache_dir=cache_dir,
+          progress=False, aux_labels="fer2013", echo=quiet)
+    g = train_geometric(tiny_npz, tmp_path / "geo", epochs=3, cache_dir=cache_dir, echo=quiet)
+    assert g["train"] > 0 and g["torch_vs_onnxruntime"] <= 1e-5 and 1 <= g["best_epoch"] <= 3
+    models = tmp_path / "models"
+    summary = ship(tmp_path / "cnn" / "expression.onnx", tiny_npz, geo=g["onnx"], models_dir=models,
+                   out=tmp_path / "ship", cache_dir=cache_dir, log=quiet)
+    fusion = Fusion.load(models / "expression_fusion.json")
+    assert summary["mode"] == fusion.mode and fusion.mode in ("fused", "cnn")
+    assert fusion.cnn_sha256 == file_sha256(models / "expression.onnx")
+    assert fusion.geometric_sha256 == file_sha256(models / "expression_geometric.onnx")
+    acc = fusion.info["accuracy"]
+    assert (fusion.mode == "fused") == (acc["fused_out_of_fold"] > acc["cnn"])
+    aux = fusion.info["aux"]
+    assert fusion.aux["mode"] == ("fused" if aux["accuracy"]["fused_out_of_fold"] > aux["accuracy"]["cnn_aux"]
+                                  else "head")
+    results = json.loads((tmp_path / "ship" / "eval" / "metrics.json").read_text())
+    same = results["fused"]["fer2013_private"]["accuracy"] == results["cnn"]["fer2013_private"]["accuracy"]
+    assert same or fusion.aux["mode"] == "fused"  # "head": the fused FER2013 figures are the head's
+    card = (models / "MODEL_CARD.md").read_text()
+    assert aux["decision"] in card and "FER+ test" in card
+    loaded = FusedExpression(models / "expression.onnx", models / "expression_geometric.onnx",
+                             models / "expression_fusion.json")
+    assert loaded.mode == fusion.mode
+
+
 def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
     """Two runs exported as one ONNX file: its probabilities (both heads) are the mean of the members'."""
     from mimetic.expression.model import ExpressionModel

@@ -102,7 +102,8 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
 
 def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathLike | None = None,
          out: str | os.PathLike | None = None, models_dir: str | os.PathLike = MODELS_DIR, bias: bool = True,
-         threads: int = 1, command: str | None = None, log: Callable[[str], None] = print) -> dict:
+         threads: int = 1, command: str | None = None, cache_dir: str | os.PathLike | None = None,
+         log: Callable[[str], None] = print) -> dict:
     """Fit, evaluate, decide, copy and write the model card (see the module docstring). Returns a summary."""
     from mimetic.expression.model import ExpressionModel
     from mimetic.train.fuse import Predictions, evaluate_all, fit_fusion
@@ -124,9 +125,9 @@ def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathL
         from mimetic.train.geometric import train_geometric
 
         log(f"no geometric model at {geo_path}: training one into {out / 'geometric'}")
-        geo_summary = train_geometric(data, out / "geometric", threads=threads, echo=log)
+        geo_summary = train_geometric(data, out / "geometric", threads=threads, cache_dir=cache_dir, echo=log)
         geo_path = Path(geo_summary["onnx"])
-    pred = Predictions(cnn, geo_path, data, threads=threads, log=log)
+    pred = Predictions(cnn, geo_path, data, cache_dir=cache_dir, threads=threads, log=log)
     fusion = fit_fusion(cnn, geo_path, data, bias=bias, predictions=pred, log=log)
     fusion.save(out / FUSION_NAME)
     results = evaluate_all(cnn, geo_path, fusion, data, out / "eval", predictions=pred, log=log)
