@@ -5,6 +5,7 @@ Needs the ``train`` extra (torch); skipped without it. Never touches ../shared/d
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -254,6 +255,42 @@ def test_training_decreases_loss_and_writes_checkpoints(tiny_npz, cache_dir, tmp
     assert rows[0]["event"] == "start" and sum(r["event"] == "epoch" for r in rows) == 12
     losses = [r["train_loss"] for r in rows if r["event"] == "epoch"]
     assert losses[-1] < losses[0]
+
+
+def test_distillation_learns_the_teachers_targets(tiny_npz, cache_dir, tmp_path):
+    """With teacher_weight 1 the targets are the teacher's probabilities: a teacher that says "fear" for every
+    face makes the student say fear; its probabilities are computed once and reused on resume; a teacher with
+    other classes is refused."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.export import export_checkpoint
+    from mimetic.train.loop import (AugConfig, fit, load_checkpoint, model_from_checkpoint, predict_probs,
+                                    save_checkpoint, teacher_probs)
+
+    td = _data(tiny_npz, cache_dir)
+    base = fit(td, _cfg(tmp_path / "base", epochs=1), echo=lambda s: None)
+    st = load_checkpoint(base["last"])
+    fear = list(td.classes).index("fear")
+    st["model"]["fc.bias"][fear] += 30.0  # the teacher: fear for every crop
+    save_checkpoint(tmp_path / "teacher.pt", st)
+    teacher, _ = export_checkpoint(tmp_path / "teacher.pt", tmp_path / "teacher.onnx")
+    assert (ExpressionModel(teacher).predict(td.train_x).argmax(1) == fear).all()
+    assert (td.train_y.argmax(1) == fear).mean() < 0.3  # the labels say otherwise
+
+    lines: list[str] = []
+    cfg = _cfg(tmp_path / "student", epochs=8, lr=0.1, aug=AugConfig(erase=0, resample=0), teacher=str(teacher),
+               teacher_weight=1.0)
+    result = fit(td, cfg, echo=lines.append)
+    assert any(s.startswith("teacher teacher.onnx") for s in lines)
+    student, _ = model_from_checkpoint(result["last"])
+    assert (predict_probs(student, td.train_x).argmax(1) == fear).mean() > 0.9
+    cached = tmp_path / "student" / "teacher.npz"
+    stamp = cached.stat().st_mtime_ns
+    again, aux = teacher_probs(teacher, td, cached, echo=lines.append)
+    assert cached.stat().st_mtime_ns == stamp and aux is None and again.shape == td.train_y.shape
+    assert np.allclose(again.sum(1), 1, atol=1e-5)
+    three = dataclasses.replace(td, classes=("neutral", "happiness", "sadness"), train_y=td.train_y[:, :3])
+    with pytest.raises(ValueError, match="classes"):
+        fit(three, _cfg(tmp_path / "bad", epochs=1, teacher=str(teacher)), echo=lambda s: None)
 
 
 def test_bf16_training_learns_and_keeps_float32_weights(tiny_npz, cache_dir, tmp_path):

@@ -251,6 +251,13 @@ def train(
     warmup: Annotated[float, typer.Option("--warmup", min=0.0, help="Warm-up epochs.")] = 1.0,
     precision: Annotated[str, typer.Option("--precision", help="fp32, or bf16 (bfloat16 autocast: about 2x faster "
                                            "on CPUs with AVX-512 BF16 or AMX, slower on others).")] = "fp32",
+    aux_balance: Annotated[Optional[str], typer.Option("--aux-balance", help="Class balancing of the FER2013 head: "
+                                                       "none, sqrt or inverse (default: as the main head).")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Distillation: an exported model (one network "
+                                                    "or an ensemble) whose probabilities on the training crops are "
+                                                    "mixed into the targets.")] = None,
+    teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0,
+                                                  help="Share of the teacher in the targets.")] = 0.5,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
 ) -> None:
     """Train the expression CNN (needs the train extra). Aligns and caches the crops once, trains with checkpoints
@@ -265,7 +272,8 @@ def train(
         run_train(data, out, classes=classes, epochs=epochs, batch_size=batch_size, lr=lr, threads=threads,
                   resume=resume, seed=seed, fmt=DATA_FORMATS[fmt.lower()] if fmt else None, progress=not quiet,
                   aux_labels=aux_labels, init_from=init_from, best_metric=best_metric, warmup_epochs=warmup,
-                  precision=precision, echo=typer.echo)
+                  precision=precision, aux_balance=aux_balance, teacher=teacher, teacher_weight=teacher_weight,
+                  echo=typer.echo)
     except (MimeticError, ValueError, FileNotFoundError) as e:
         _err(str(e))
         raise typer.Exit(1)

@@ -75,15 +75,17 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
           max_train: int | None = None, max_steps: int | None = None, drop_unaligned: bool = False,
           export: bool = True, progress: bool = True, aux_labels: str | None = None, aux_weight: float = 1.0,
           init_from: str | os.PathLike | None = None, best_metric: str = "valid_acc", precision: str = "fp32",
-          aux_balance: str | None = None, echo: Callable[[str], None] = print) -> dict:
+          aux_balance: str | None = None, teacher: str | os.PathLike | None = None, teacher_weight: float = 0.5,
+          echo: Callable[[str], None] = print) -> dict:
     """Train the expression CNN on ``data`` into ``out_dir`` (checkpoints, log.jsonl, expression.onnx).
 
     ``classes``: ``8`` (default), ``7`` or a comma list such as ``neutral,happiness,sadness``. ``resume``:
     continue from ``out_dir/last.pt`` with the same arguments. ``aux_labels="fer2013"``: a second head learns the
     original FER2013 labels of the same images (weight ``aux_weight``). ``init_from``: start from another run's
     checkpoint (fine-tuning). ``precision="bf16"``: bfloat16 autocast (about 2× faster on CPUs with AVX-512
-    BF16). ``aux_balance``: the auxiliary head's class balancing when it differs from ``balance``. Returns a summary dict (also written to
-    ``out_dir/summary.json``)."""
+    BF16). ``aux_balance``: the auxiliary head's class balancing when it differs from ``balance``. ``teacher``:
+    distillation from an exported model (``teacher_weight`` of its probabilities mixed into the targets).
+    Returns a summary dict (also written to ``out_dir/summary.json``)."""
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.loop import TrainConfig, fit
 
@@ -100,7 +102,8 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
                       threads=threads, seed=seed, checkpoint_minutes=checkpoint_minutes, progress=progress,
                       max_steps=max_steps, aux_weight=aux_weight,
                       init_from=str(init_from) if init_from else None, best_metric=best_metric,
-                      precision=precision, aux_balance=aux_balance)
+                      precision=precision, aux_balance=aux_balance,
+                      teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight)
     result = fit(td, cfg, resume=resume, echo=echo)
     summary = {"data": str(data), "out_dir": str(out), "classes": list(td.classes), "epochs_done": result["epoch"],
                "global_step": result["global_step"], "best": result["best_metric"],

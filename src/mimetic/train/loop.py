@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -83,6 +84,11 @@ class TrainConfig:
     precision: str = "fp32"
     #: class balancing of the auxiliary head's loss (default: the same as ``balance``)
     aux_balance: str | None = None
+    #: distillation: an exported ONNX model (one network or an ensemble, same classes and crop size) whose
+    #: probabilities on the un-augmented training crops are mixed into the targets (and into the auxiliary
+    #: head's, when both have one): target = (1 − teacher_weight) · labels + teacher_weight · teacher
+    teacher: str | None = None
+    teacher_weight: float = 0.5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -158,6 +164,47 @@ def augment(x: torch.Tensor, a: AugConfig, g: torch.Generator) -> torch.Tensor:
         noise = torch.rand(x.shape, generator=g) * 255
         x = torch.where(box, noise, x)
     return x
+
+
+# -- distillation ----------------------------------------------------------------------------------------------
+def teacher_probs(teacher: str | os.PathLike, data: "TrainData", cache: Path | None = None, *,
+                  echo: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray | None]:
+    """The teacher's probabilities on ``data.train_x`` (main head, and the auxiliary head when the teacher and
+    the data both have the same one), computed once with onnxruntime and kept in ``cache`` (reused by a resumed
+    run only when the teacher file and the crops are the same)."""
+    from mimetic.expression.fusion import file_sha256
+    from mimetic.expression.model import ExpressionModel
+
+    key = f"{file_sha256(teacher)}:{len(data.train_x)}:{data.size}:{int(data.train_x[:64].sum())}"
+    if cache is not None and cache.is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return z["main"], (z["aux"] if z["aux"].size else None)
+    m = ExpressionModel(teacher, threads=max(1, torch.get_num_threads()))
+    if tuple(m.classes) != tuple(data.classes):
+        raise ValueError(f"teacher {teacher}: classes {list(m.classes)} differ from the data's {list(data.classes)}")
+    if m.size != data.size:
+        raise ValueError(f"teacher {teacher}: crop size {m.size} differs from the data's {data.size}")
+    use_aux = bool(data.aux_classes) and tuple(m.aux_classes) == tuple(data.aux_classes)
+    t0 = time.perf_counter()
+    main, aux = [], []
+    for i in range(0, len(data.train_x), 512):
+        batch = data.train_x[i:i + 512]
+        main.append(m.predict(batch))
+        if use_aux:
+            aux.append(m.predict_aux(batch))
+    pm = np.concatenate(main).astype(np.float32)
+    pa = np.concatenate(aux).astype(np.float32) if use_aux else None
+    echo(f"teacher {Path(teacher).name}: probabilities of {len(pm)} training crops in "
+         f"{time.perf_counter() - t0:.0f} s (agrees with the majority label on "
+         f"{100 * float((pm.argmax(1) == data.train_y.argmax(1)).mean()):.1f} %)"
+         + ("; auxiliary head too" if use_aux else ""))
+    if cache is not None:
+        from mimetic.media.atomic import atomic_path
+
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, key=np.array(key), main=pm, aux=pa if pa is not None else np.zeros(0, np.float32))
+    return pm, pa
 
 
 # -- loss and balance ------------------------------------------------------------------------------------------
@@ -329,12 +376,18 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total_steps))
 
     targets = data.train_y if cfg.targets == "soft" else np.eye(len(data.classes), dtype=np.float32)[data.train_y.argmax(1)]
-    cw = class_weights(targets, cfg.balance)
+    cw = class_weights(targets, cfg.balance)  # from the labels alone, with or without a teacher
     weights = torch.from_numpy(cw)
     sample_p = None
     if cfg.balance == "sampler":
         inv = class_weights(targets, "inverse")
         sample_p = torch.from_numpy((targets * inv).sum(1).astype(np.float64))
+    teacher_main = teacher_aux = None
+    if cfg.teacher:
+        if not 0.0 < cfg.teacher_weight <= 1.0:
+            raise ValueError(f"teacher_weight must be in (0, 1], not {cfg.teacher_weight!r}")
+        teacher_main, teacher_aux = teacher_probs(cfg.teacher, data, out / "teacher.npz", echo=echo)
+        targets = ((1 - cfg.teacher_weight) * targets + cfg.teacher_weight * teacher_main).astype(np.float32)
     xs = torch.from_numpy(np.ascontiguousarray(data.train_x))
     ys = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     if has_aux:
@@ -342,6 +395,13 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
         labelled = np.asarray(data.train_aux)[np.asarray(data.train_aux) >= 0]
         aux_w = torch.from_numpy(class_weights(np.eye(len(data.aux_classes), dtype=np.float32)[labelled],
                                                cfg.aux_balance or cfg.balance))
+        yas = None  # soft auxiliary targets, with a teacher that has the same auxiliary head
+        if teacher_aux is not None:
+            hard = np.zeros((n, len(data.aux_classes)), np.float32)
+            ok = np.asarray(data.train_aux) >= 0
+            hard[ok, np.asarray(data.train_aux)[ok]] = 1.0
+            yas = torch.from_numpy((1 - cfg.teacher_weight) * hard
+                                   + cfg.teacher_weight * teacher_aux * ok[:, None]).float()
 
     data_sig = {"n_train": n, "n_valid": int(len(data.valid_x)), "size": data.size, "classes": list(data.classes),
                 "source": data.source, "aux_classes": list(net_cfg.aux_classes)}
@@ -403,7 +463,12 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
                     main, aux = model.forward_all(x)
                 loss = soft_cross_entropy(main.float(), ys[idx], weights)
                 if has_aux and (ya[idx] >= 0).any():
-                    loss = loss + cfg.aux_weight * F.cross_entropy(aux.float(), ya[idx], weight=aux_w, ignore_index=-1)
+                    if yas is not None:  # same normalisation as cross_entropy: over the labelled rows
+                        k = (ya[idx] >= 0).float()
+                        aux_loss = soft_cross_entropy(aux.float(), yas[idx], aux_w) * len(idx) / k.sum()
+                    else:
+                        aux_loss = F.cross_entropy(aux.float(), ya[idx], weight=aux_w, ignore_index=-1)
+                    loss = loss + cfg.aux_weight * aux_loss
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -195,10 +195,13 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     """The Python call (and, when the options allow, the CLI command) that repeat a logged CNN run."""
     cfg = start["config"]
     keys = ("epochs", "batch_size", "lr", "threads", "seed", "optimizer", "weight_decay", "warmup_epochs", "balance",
-            "targets", "max_steps", "aux_weight", "init_from", "best_metric", "precision", "aux_balance")
+            "targets", "max_steps", "aux_weight", "init_from", "best_metric", "precision", "aux_balance",
+            "teacher", "teacher_weight")
     kw = {k: cfg[k] for k in keys if k in cfg and cfg[k] is not None}
     if kw.get("aux_weight") == 1.0:
         del kw["aux_weight"]
+    if "teacher" not in kw:
+        kw.pop("teacher_weight", None)
     for k, default in (("best_metric", "valid_acc"), ("precision", "fp32")):
         if kw.get(k) == default:
             del kw[k]
@@ -215,7 +218,7 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
     defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "balance": "sqrt", "targets": "soft"}
     cli = None
     if all(kw.get(k, v) == v for k, v in defaults.items()) and \
-            not ({"max_steps", "max_train", "aux_weight", "aux_balance"} & set(kw)):
+            not ({"max_steps", "max_train", "aux_weight"} & set(kw)):
         cli = (f"mimetic train {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
                f"{shlex.quote(kw.get('classes', '8'))} --epochs {cfg.get('epochs')} --batch-size {cfg.get('batch_size')} "
                f"--lr {cfg.get('lr')} --warmup {cfg.get('warmup_epochs')} --threads {cfg.get('threads')} "
@@ -228,6 +231,10 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
             cli += f" --best-metric {kw['best_metric']}"
         if "precision" in kw:
             cli += f" --precision {kw['precision']}"
+        if "aux_balance" in kw:
+            cli += f" --aux-balance {kw['aux_balance']}"
+        if "teacher" in kw:
+            cli += f" --teacher {shlex.quote(str(kw['teacher']))} --teacher-weight {kw['teacher_weight']}"
     return f'.venv/bin/python -c "{py}"', cli
 
 
@@ -361,6 +368,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
                f"cross-entropy, weight {c.get('aux_weight', 1.0)}, class balance "
                f"`{c.get('aux_balance') or c.get('balance')}`) and best.pt is chosen by "
                f"`{c.get('best_metric', 'valid_acc')}`" if aux else "")
+            + (f"; distilled from `{c['teacher']}` (targets = {1 - c.get('teacher_weight', 0.5):g} · labels + "
+               f"{c.get('teacher_weight', 0.5):g} · that model's probabilities on the un-augmented training crops)"
+               if c.get("teacher") else "")
             + f". {len(eps)} epoch(s) logged, {secs / 3600:.2f} h of training.")
     if members:
         add(f"- **Ensemble**: the shipped CNN averages the probabilities (both heads) of {len(members)} networks "
