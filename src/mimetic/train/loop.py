@@ -463,7 +463,7 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
                     main, aux = model.forward_all(x)
                 loss = soft_cross_entropy(main.float(), ys[idx], weights)
                 if has_aux and (ya[idx] >= 0).any():
-                    if yas is not None:  # same normalisation as cross_entropy: over the labelled rows
+                    if yas is not None:  # soft targets, averaged over the rows that have a label
                         k = (ya[idx] >= 0).float()
                         aux_loss = soft_cross_entropy(aux.float(), yas[idx], aux_w) * len(idx) / k.sum()
                     else:
