@@ -194,6 +194,21 @@ def _fresh(face):
     return dataclasses.replace(face, expression=None)
 
 
+def test_many_crops_are_predicted_in_batches(smile_cnn, monkeypatch):
+    from mimetic.expression import model as model_mod
+
+    m = model_mod.ExpressionModel(smile_cnn)
+    crops = np.random.default_rng(4).integers(0, 256, (11, 64, 64), dtype=np.uint8)
+    one_by_one = np.concatenate([m.predict(c[None]) for c in crops])
+    monkeypatch.setattr(model_mod, "BATCH", 4)  # 11 crops: three calls of 4, 4 and 3
+    calls = []
+    real_run = m._session.run
+    monkeypatch.setattr(m._session, "run", lambda *a, **k: calls.append(1) or real_run(*a, **k), raising=False)
+    got = m.predict(crops)
+    assert len(calls) == 3 and got.shape == (11, 8)
+    assert np.allclose(got, one_by_one, atol=1e-6)
+
+
 def test_enrich_uses_the_model_and_keeps_prototypes(photos, smile_cnn, monkeypatch, tmp_path):
     from mimetic.schema import validate
     from mimetic.stages import enrich_face

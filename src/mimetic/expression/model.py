@@ -38,6 +38,9 @@ def available(path: str | os.PathLike | None = None) -> bool:
     return Path(path or default_path()).is_file()
 
 
+#: Crops per onnxruntime call when predicting many at once (evaluation, distillation).
+BATCH = 512
+
 class ExpressionModel:
     """An expression ONNX model on onnxruntime (1 intra-op thread by default).
 
@@ -73,7 +76,8 @@ class ExpressionModel:
         self.flip = flip
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
-        """(N, size, size) uint8 aligned grey crops → (N, len(classes)) probabilities (float32)."""
+        """(N, size, size) uint8 aligned grey crops → (N, len(classes)) probabilities (float32); any N (run in
+        batches of :data:`BATCH` crops, so memory stays bounded on whole datasets)."""
         return self._run(crops, self._output, len(self.classes))
 
     def predict_aux(self, crops: np.ndarray) -> np.ndarray:
@@ -88,9 +92,11 @@ class ExpressionModel:
             x = x[None]
         if x.ndim != 3 or x.shape[1:] != (self.size, self.size):
             raise ValueError(f"expected crops of shape (N, {self.size}, {self.size}), got {x.shape}")
-        n = len(x)
-        if n == 0:
+        if len(x) == 0:
             return np.zeros((0, k), np.float32)
+        if len(x) > BATCH:
+            return np.concatenate([self._run(x[i:i + BATCH], output, k) for i in range(0, len(x), BATCH)])
+        n = len(x)
         batch = np.concatenate([x, x[:, :, ::-1]]) if self.flip else x
         probs = self._session.run([output], {self._input: batch[:, None].astype(np.float32)})[0]
         if self.flip:

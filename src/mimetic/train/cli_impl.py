@@ -134,15 +134,7 @@ def _predictor(model: str | os.PathLike, threads: int):
     from mimetic.expression.model import ExpressionModel
 
     m = ExpressionModel(path, threads=threads)
-
-    def batched(fn, k: int):
-        def run(crops: np.ndarray) -> np.ndarray:
-            return np.concatenate([fn(crops[i:i + 512]) for i in range(0, len(crops), 512)]) if len(crops) \
-                else np.zeros((0, k), np.float32)
-        return run
-
-    aux = batched(m.predict_aux, len(m.aux_classes)) if m.aux_classes else None
-    return batched(m.predict, len(m.classes)), m.classes, m.size, aux, m.aux_classes
+    return m.predict, m.classes, m.size, (m.predict_aux if m.aux_classes else None), m.aux_classes
 
 
 def evaluate(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,

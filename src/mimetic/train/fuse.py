@@ -69,10 +69,9 @@ class Predictions:
         if len(todo):
             self.cache.ensure(todo, progress=False)
             crops = self.cache.load(todo)["crops"]
-            self._cnn[todo] = np.concatenate([self.cnn.predict(crops[i:i + 512]) for i in range(0, len(todo), 512)])
+            self._cnn[todo] = self.cnn.predict(crops)
             if self._aux is not None:
-                self._aux[todo] = np.concatenate([self.cnn.predict_aux(crops[i:i + 512])
-                                                  for i in range(0, len(todo), 512)])
+                self._aux[todo] = self.cnn.predict_aux(crops)
             f = self.found[todo]
             g = np.full((len(todo), len(self.classes)), 1.0 / len(self.classes), np.float32)
             if f.any():

@@ -187,14 +187,8 @@ def teacher_probs(teacher: str | os.PathLike, data: "TrainData", cache: Path | N
         raise ValueError(f"teacher {teacher}: crop size {m.size} differs from the data's {data.size}")
     use_aux = bool(data.aux_classes) and tuple(m.aux_classes) == tuple(data.aux_classes)
     t0 = time.perf_counter()
-    main, aux = [], []
-    for i in range(0, len(data.train_x), 512):
-        batch = data.train_x[i:i + 512]
-        main.append(m.predict(batch))
-        if use_aux:
-            aux.append(m.predict_aux(batch))
-    pm = np.concatenate(main).astype(np.float32)
-    pa = np.concatenate(aux).astype(np.float32) if use_aux else None
+    pm = m.predict(data.train_x)
+    pa = m.predict_aux(data.train_x) if use_aux else None
     echo(f"teacher {Path(teacher).name}: probabilities of {len(pm)} training crops in "
          f"{time.perf_counter() - t0:.0f} s (agrees with the majority label on "
          f"{100 * float((pm.argmax(1) == data.train_y.argmax(1)).mean()):.1f} %)"
