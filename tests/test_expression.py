@@ -28,7 +28,7 @@ from mimetic.types import EXPRESSIONS
 CNN_PATH, GEO_PATH = cnn_path(), geo_path()
 SHIPPED = CNN_PATH.is_file()
 needs_shipped = pytest.mark.skipif(not SHIPPED, reason=f"no expression model shipped yet ({CNN_PATH} is missing; "
-                                                       "ship one with python -m mimetic.train.ship)")
+                                                       "ship one with mimetic train ship)")
 needs_geo = pytest.mark.skipif(not GEO_PATH.is_file(), reason=f"no geometric model at {GEO_PATH}")
 
 
@@ -210,6 +210,7 @@ def test_many_crops_are_predicted_in_batches(smile_cnn, monkeypatch):
 
 
 def test_enrich_uses_the_model_and_keeps_prototypes(photos, smile_cnn, monkeypatch, tmp_path):
+    from mimetic import Analyzer
     from mimetic.schema import validate
     from mimetic.stages import enrich_face
     from mimetic.types import FrameResult
@@ -217,9 +218,15 @@ def test_enrich_uses_the_model_and_keeps_prototypes(photos, smile_cnn, monkeypat
     rgb, face = photos["astronaut_nasa"]
     monkeypatch.setenv("MIMETIC_EXPRESSION_MODEL", str(smile_cnn))
     monkeypatch.setenv("MIMETIC_FUSION", str(tmp_path / "none.json"))
-    model = fusion_mod.shipped_model()
-    assert model is not None and model.mode == "cnn" and fusion_mod.shipped_model() is model  # cached
-    out = enrich_face(_fresh(face), rgb)
+    analyzer = Analyzer()  # the environment is read here, once
+    monkeypatch.delenv("MIMETIC_EXPRESSION_MODEL")
+    model = analyzer.expression_model
+    assert model is not None and model.mode == "cnn" and analyzer.expression_model is model  # loaded once
+    assert model.cnn.path == smile_cnn
+    # each analyzer owns its model; with the stage off nothing is loaded
+    assert Analyzer(expression_model=smile_cnn).expression_model is not model
+    assert Analyzer(stages={"landmarks", "aus"}).expression_model is None
+    out = enrich_face(_fresh(face), rgb, expression_model=model)
     direct = model.cnn.classify_face(rgb, face)
     assert out.expression.scores == pytest.approx(direct, abs=1e-6)
     assert out.expression.label == max(direct, key=direct.get)
@@ -242,11 +249,13 @@ def test_fused_inference_follows_the_json(photos, smile_cnn, monkeypatch, tmp_pa
     good = f.save(tmp_path / "fusion.json")
     monkeypatch.setenv("MIMETIC_EXPRESSION_MODEL", str(smile_cnn))
     monkeypatch.setenv("MIMETIC_FUSION", str(good))
-    model = fusion_mod.shipped_model()
+    from mimetic import Analyzer
+
+    model = Analyzer().expression_model
     assert model.mode == "fused", model.reason
     pc = model.cnn.predict(model.cnn.crop(rgb, face)[None])
     pg = GeometricModel().predict(geometric_features(face)[None])
-    out = enrich_face(_fresh(face), rgb)
+    out = enrich_face(_fresh(face), rgb, expression_model=model)
     assert np.allclose([out.expression.scores[c] for c in EXPRESSIONS], fuse(pc, pg, 0.5)[0], atol=1e-5)
     # a fusion fitted for another CNN is not applied
     bad = dataclasses.replace(f, cnn_sha256="0" * 64).save(tmp_path / "bad.json")
@@ -265,8 +274,11 @@ def test_broken_model_file_falls_back_to_prototypes(photos, monkeypatch, tmp_pat
     junk = tmp_path / "expression.onnx"
     junk.write_bytes(b"not an onnx file")
     monkeypatch.setenv("MIMETIC_EXPRESSION_MODEL", str(junk))
+    from mimetic import Analyzer
+
     with pytest.warns(UserWarning, match="could not be loaded"):
-        out = enrich_face(_fresh(face), rgb)
+        model = Analyzer().expression_model
+    out = enrich_face(_fresh(face), rgb, expression_model=model)
     assert out.expression.label == "happiness" and out.expression.prototypes is None
 
 
@@ -321,7 +333,7 @@ def test_shipped_model_mirrored_face_scores_alike(photos):
 def test_shipped_fusion_matches_its_files():
     import os
 
-    fpath = Path(os.environ.get("MIMETIC_FUSION") or fusion_mod.DEFAULT_PATH)
+    fpath = fusion_mod.default_fusion_path()
     if not fpath.is_file():
         pytest.skip("no fusion JSON shipped: the CNN runs alone")
     f = Fusion.load(fpath)

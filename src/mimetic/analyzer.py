@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal, overload
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from mimetic.face.landmarker import Detector, Landmarker, RawFace
 from mimetic.face.pose import pose_from_matrix
 from mimetic.face.search import find_faces
 from mimetic.face.tracking import Tracker
+from mimetic.options import AnalyzerOptions
 from mimetic.types import Face, FrameResult
 
 #: In video, the stand-alone detector runs on a frame only when a new track appears or every this many frames, to
@@ -45,44 +49,80 @@ def build_face(raw: RawFace, width: int, height: int, track_id: int | None = Non
 
 
 class Analyzer:
-    """Runs every stage on images, videos and live frames. Create once, reuse: models load on first use.
+    """Runs every stage on images, videos and live frames. Create once, reuse: models load on first use and
+    belong to this instance (close it, or use ``with``, to free them).
 
-    Parameters
-    ----------
-    max_faces: the most faces reported per image or frame (default 20).
-    min_face: the smallest face, in pixels, that the still-image search looks for (default 48; ``None`` or 0 turns
-        the tile search off, which is ~2.5x faster on single-face photos).
-    model_path: a MediaPipe ``face_landmarker.task``; default: ``$MIMETIC_FACE_MODEL`` or the bundled copy.
-    min_detection: detector confidence threshold (0..1; default 0.6: at 0.5 a blurred cartoon logo in
-        face_then_noface.mov passes as a face).
+    ``Analyzer(options)`` takes an :class:`~mimetic.options.AnalyzerOptions`; keyword settings override its fields
+    (``Analyzer(max_faces=1, stages={"landmarks", "aus"})``). Without ``options`` they are built by
+    :meth:`AnalyzerOptions.from_env`, the one place that reads ``MIMETIC_FACE_MODEL`` and the expression model
+    variables. The running mode is the method: :meth:`analyze_image` / :meth:`analyze_array` (still images),
+    :meth:`analyze_video` (a file, tracking between frames) and :meth:`live` (frames pushed one at a time).
     """
 
-    def __init__(self, *, max_faces: int = 20, min_face: int | None = 48, model_path: str | os.PathLike | None = None,
-                 min_detection: float = 0.6, max_pixels: int | None = None):
-        if max_faces < 1:
-            raise ValueError(f"max_faces must be at least 1, not {max_faces}")
-        if min_face is not None and min_face < 0:
-            raise ValueError(f"min_face must be >= 0 pixels, not {min_face}")
-        if not 0.0 < min_detection < 1.0:
-            raise ValueError(f"min_detection must be between 0 and 1, not {min_detection}")
-        self.max_faces = max_faces
-        self.min_face = min_face or None
-        self.model_path = model_path
-        self.min_detection = min_detection
-        self.max_pixels = max_pixels
+    def __init__(self, options: AnalyzerOptions | None = None, **settings):
+        if options is None:
+            options = AnalyzerOptions.from_env(**settings)
+        elif settings:
+            options = dataclasses.replace(options, **settings)
+        self.options: AnalyzerOptions = options
         self._landmarker: Landmarker | None = None
         self._detector: Detector | None = None
+        self._expression = None  # FusedExpression, loaded on first use when the stage runs
+        self._expression_loaded = False
+        self._lock = threading.Lock()
         #: the same person's neutral face; AU intensities and symmetry are then relative to it
         self.baseline: Face | None = None
 
+    @property
+    def max_faces(self) -> int:
+        return self.options.max_faces
+
+    @property
+    def min_face(self) -> int | None:
+        return self.options.min_face
+
+    @property
+    def stages(self) -> frozenset[str]:
+        return self.options.stages
+
     # -- model loading -------------------------------------------------------------------------------------------
     def _image_models(self) -> tuple[Landmarker, Detector]:
+        o = self.options
         if self._landmarker is None:
-            self._landmarker = Landmarker(self.model_path, mode="image", max_faces=self.max_faces,
-                                          min_detection=self.min_detection)
+            self._landmarker = Landmarker(o.face_model, mode="image", max_faces=o.max_faces,
+                                          min_detection=o.min_detection)
         if self._detector is None:
-            self._detector = Detector(self.model_path, min_score=self.min_detection)
+            self._detector = Detector(o.face_model, min_score=o.min_detection)
         return self._landmarker, self._detector
+
+    @property
+    def expression_model(self):
+        """The expression model this analyzer uses (a :class:`mimetic.expression.fusion.FusedExpression`), loaded
+        on first use; ``None`` when the ``"expression"`` stage is off or no model is shipped (the AU-prototype
+        scores are then used)."""
+        if not self._expression_loaded:
+            with self._lock:
+                if not self._expression_loaded:
+                    self._expression = self._load_expression() if self.options.runs("expression") else None
+                    self._expression_loaded = True
+        return self._expression
+
+    def _load_expression(self):
+        import warnings
+
+        from mimetic.expression.fusion import FusedExpression
+        from mimetic.expression.model import default_path
+
+        o = self.options
+        cnn = o.expression_model or default_path()
+        if not cnn.is_file():
+            return None
+        try:
+            return FusedExpression(cnn, o.geometric_model, o.fusion)
+        except Exception as e:  # a broken model file must not stop the analysis: AU prototypes instead
+            warnings.warn(f"expression model {cnn} could not be loaded ({e}); using the AU-prototype scores",
+                          stacklevel=3)
+            return None
 
     def close(self) -> None:
         for m in (self._landmarker, self._detector):
@@ -131,47 +171,76 @@ class Analyzer:
 
     # -- stages after the landmarks ------------------------------------------------------------------------------
     def _enrich(self, face: Face, rgb: np.ndarray) -> Face:
-        """AUs, muscles, nerves, symmetry (and expression) for one face: see ``mimetic.stages``."""
+        """The switched-on stages (AUs, muscles, nerves, symmetry, expression) for one face: ``mimetic.stages``."""
         from mimetic.stages import enrich_face
 
-        return enrich_face(face, rgb, baseline=self.baseline)
+        return enrich_face(face, rgb, baseline=self.baseline, stages=self.options.stages,
+                           expression_model=self.expression_model)
 
     # -- images --------------------------------------------------------------------------------------------------
-    def analyze_image(self, source, *, name: str | None = None) -> FrameResult:
-        """Analyse one still image: a path, encoded bytes, or an RGB array (H, W, 3) uint8."""
+    _KEEP = object()
+
+    def analyze_image(self, source, *, name: str | None = None, min_face: int | None | object = _KEEP) -> FrameResult:
+        """Analyse one still image: a path, encoded bytes, or an RGB array (H, W, 3) uint8. ``min_face`` (pixels;
+        ``None`` or 0: no small-face search) overrides the option for this call only."""
         from mimetic.media.images import MAX_PIXELS, read_image
 
-        rgb = read_image(source, max_pixels=self.max_pixels or MAX_PIXELS, name=name)
+        rgb = read_image(source, max_pixels=self.options.max_pixels or MAX_PIXELS, name=name)
         label = name or (str(source) if isinstance(source, (str, Path)) else "<array>" if isinstance(source, np.ndarray) else "<bytes>")
-        return self.analyze_array(rgb, source=label)
+        return self.analyze_array(rgb, source=label, min_face=min_face)
 
-    def analyze_array(self, rgb: np.ndarray, *, source: str = "<array>") -> FrameResult:
+    def analyze_array(self, rgb: np.ndarray, *, source: str = "<array>",
+                      min_face: int | None | object = _KEEP) -> FrameResult:
+        """Analyse one RGB array (H, W, 3) uint8; ``min_face`` as in :meth:`analyze_image`."""
         landmarker, detector = self._image_models()
         h, w = rgb.shape[:2]
-        raws = find_faces(rgb, landmarker, detector, max_faces=self.max_faces, min_face=self.min_face)
+        smallest = self.options.min_face if min_face is Analyzer._KEEP else (min_face or None)
+        raws = find_faces(rgb, landmarker, detector, max_faces=self.options.max_faces, min_face=smallest)
         faces = tuple(self._enrich(build_face(r, w, h), rgb) for r in raws)
         return FrameResult(source=source, width=w, height=h, faces=faces)
 
     # -- video ---------------------------------------------------------------------------------------------------
-    def analyze_video(self, path: str | os.PathLike, *, fps: float | None = None, stride: int = 1,
-                      start: float = 0.0, end: float | None = None,
-                      on_frame: Callable[[int, float], None] | None = None) -> Iterator[FrameResult]:
-        """Yield one ``FrameResult`` per sampled frame, streaming (constant memory).
+    @overload
+    def analyze_video(self, path: str | os.PathLike, *, fps: float | None = ..., stride: int = ...,
+                      start: float = ..., end: float | None = ..., pixels: Literal[False] = ...,
+                      progress: Callable[[int, int | None], None] | None = ...,
+                      cancel: Callable[[], bool] | None = ...) -> Iterator[FrameResult]: ...
+
+    @overload
+    def analyze_video(self, path: str | os.PathLike, *, fps: float | None = ..., stride: int = ...,
+                      start: float = ..., end: float | None = ..., pixels: Literal[True],
+                      progress: Callable[[int, int | None], None] | None = ...,
+                      cancel: Callable[[], bool] | None = ...) -> Iterator[tuple[FrameResult, np.ndarray]]: ...
+
+    def analyze_video(self, path, *, fps=None, stride=1, start=0.0, end=None, pixels=False, progress=None,
+                      cancel=None):
+        """Yield one ``FrameResult`` per sampled frame, streaming (constant memory): the one decode → analyse loop
+        that every video entry point (CLI, :mod:`mimetic.video`, web jobs) goes through.
 
         Uses MediaPipe's VIDEO mode (tracking between detections) and gives each face a ``track_id``. ``fps``
-        samples at most that many frames per second; ``stride`` keeps every Nth frame.
+        samples at most that many frames per second; ``stride`` keeps every Nth frame; ``start``/``end`` in
+        seconds. ``pixels=True`` yields ``(result, rgb)`` pairs (the decoded frame, e.g. for an annotated copy).
+        ``progress(done, total)`` is called after each frame (``total``: the expected number of frames, or
+        ``None`` when the container does not say; a last call gives the true count when the estimate was off).
+        ``cancel()`` is called before each frame: when it returns True
+        the loop stops by raising :class:`mimetic.errors.Cancelled` (it may also raise an exception of its own).
         """
-        from mimetic.media.video import READ_AHEAD, iter_frames
+        from mimetic.errors import Cancelled
+        from mimetic.media.video import READ_AHEAD, expected_frames, iter_frames
 
-        session = self.live(source=str(path))
-        try:
+        total = expected_frames(path, fps=fps, stride=stride, start=start, end=end) if progress is not None else None
+        done = 0
+        with self.live(source=str(path)) as session:
             for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
+                if cancel is not None and cancel():
+                    raise Cancelled(f"{path}: cancelled after {done} frames")
                 result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
-                if on_frame is not None:
-                    on_frame(frame.index, frame.timestamp)
-                yield result
-        finally:
-            session.close()
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+                yield (result, frame.image) if pixels else result
+        if progress is not None and total != done:
+            progress(done, done)  # the header's estimate was off: the last call says how many there were
 
     def live(self, *, source: str = "<live>") -> "LiveSession":
         """A session for frames pushed one at a time (webcam): tracking and track ids carry across pushes."""
@@ -184,8 +253,9 @@ class LiveSession:
     def __init__(self, analyzer: Analyzer, source: str = "<live>"):
         self.analyzer = analyzer
         self.source = source
-        self._landmarker = Landmarker(analyzer.model_path, mode="video", max_faces=analyzer.max_faces,
-                                      min_detection=analyzer.min_detection)
+        o = analyzer.options
+        self._landmarker = Landmarker(o.face_model, mode="video", max_faces=o.max_faces,
+                                      min_detection=o.min_detection)
         self._detector: Detector | None = None
         self._tracker = Tracker()
         self._scores: dict[int, float] = {}
@@ -213,7 +283,7 @@ class LiveSession:
 
     def _rescore(self, rgb: np.ndarray, boxes: list, ids: list[int]) -> None:
         if self._detector is None:
-            self._detector = Detector(self.analyzer.model_path, min_score=0.3)
+            self._detector = Detector(self.analyzer.options.face_model, min_score=0.3)
         dets = self._detector.detect(rgb)
         for b, tid in zip(boxes, ids):
             match = [d[4] for d in dets if overlap_of_smaller(b, d[:4]) > 0.5]

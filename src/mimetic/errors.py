@@ -20,3 +20,7 @@ class InputError(MimeticError):
 
 class ModelNotFoundError(MimeticError):
     """A model file could not be located."""
+
+
+class Cancelled(MimeticError):
+    """A long analysis was stopped by its caller (``cancel`` callback)."""

@@ -6,14 +6,17 @@
 - ``muscles`` and ``nerves``: mimetic-muscle activations and facial-nerve branch activity 0..1 per side
   (:mod:`mimetic.facs.muscles`);
 - ``symmetry``: regional left/right measures in mm with flags (:func:`mimetic.clinic.symmetry.face_symmetry`), plus
-  ``symmetry["contempt_check"]``: a one-sided 12/14 pattern that may be asymmetry/palsy rather than contempt
+  ``symmetry.contempt_check``: a one-sided 12/14 pattern that may be asymmetry/palsy rather than contempt
   (:func:`mimetic.expression.prototypes.contempt_check`);
-- ``expression``: **only when the face has none yet**. When a trained model is shipped
-  (``mimetic/models/expression.onnx``, or ``$MIMETIC_EXPRESSION_MODEL``) and the image ``rgb`` is given: the CNN
-  on the aligned crop fused with the geometric model as ``models/expression_fusion.json`` says
-  (:mod:`mimetic.expression.fusion`; loaded once per process, ~2-3 ms per face), with the AU-prototype scores
-  kept in ``Expression.prototypes``. Otherwise the AU-prototype scores
+- ``expression``: **only when the face has none yet**. When the analyzer has an expression model (the shipped
+  ``mimetic/models/expression.onnx``, or the one its options name; loaded by and owned by the
+  :class:`~mimetic.Analyzer`) and the image ``rgb`` is given: the CNN on the aligned crop fused with the geometric
+  model as ``models/expression_fusion.json`` says (:mod:`mimetic.expression.fusion`, ~2-3 ms per face), with the
+  AU-prototype scores kept in ``Expression.prototypes``. Otherwise the AU-prototype scores
   (:func:`mimetic.expression.prototypes.score_prototypes`) as ``Expression(label, probabilities)``.
+
+Each of ``aus`` (with muscles and nerves), ``symmetry`` and ``expression`` runs only when it is in ``stages``
+(:mod:`mimetic.options`); a stage that is off leaves its field empty (``{}`` / ``None``) and costs nothing.
 
 With ``baseline`` (the same person's neutral face) AU intensities and symmetry movement are relative to it.
 """
@@ -21,41 +24,54 @@ With ``baseline`` (the same person's neutral face) AU intensities and symmetry m
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 
 import numpy as np
 
+from mimetic.options import ALL_STAGES
 from mimetic.types import EXPRESSIONS, Expression, Face
 
 
-def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | None = None) -> Face:
-    """Return ``face`` with ``aus``, ``muscles``, ``nerves``, ``symmetry`` (and an ``expression``: see above)."""
+def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | None = None,
+                stages: Collection[str] = ALL_STAGES, expression_model=None) -> Face:
+    """Return ``face`` with the switched-on ``stages`` filled (see above and :mod:`mimetic.options`).
+
+    ``expression_model``: the analyzer's :class:`~mimetic.expression.fusion.FusedExpression` (``None``: the
+    AU-prototype scores); it runs only when ``rgb`` is given."""
     from mimetic.clinic.symmetry import face_symmetry
     from mimetic.expression.prototypes import contempt_check, score_prototypes
     from mimetic.facs.estimate import estimate_aus
     from mimetic.facs.geometry import frontal_points
     from mimetic.facs.muscles import muscles_and_nerves
 
+    want_aus, want_sym = "aus" in stages, "symmetry" in stages
+    want_expr = "expression" in stages and face.expression is None
+    if not (want_aus or want_sym or want_expr):
+        return face
     frontal = frontal_points(face)
-    aus = estimate_aus(face, baseline, frontal=frontal)
-    muscles, nerves = muscles_and_nerves(aus)
-    sym = face_symmetry(face, baseline, frontal=frontal)
-    sym["contempt_check"] = contempt_check(aus, sym)
-    changes = {"aus": aus, "muscles": muscles, "nerves": nerves, "symmetry": sym}
-    if face.expression is None:
-        changes["expression"] = _expression(face, rgb, aus if baseline is None else None, frontal,
-                                            score_prototypes(aus))
+    aus = estimate_aus(face, baseline, frontal=frontal) if (want_aus or want_expr) else None
+    changes: dict = {}
+    if want_aus:
+        muscles, nerves = muscles_and_nerves(aus)
+        changes.update(aus=aus, muscles=muscles, nerves=nerves)
+    if want_sym:
+        sym = face_symmetry(face, baseline, frontal=frontal)
+        if want_aus:
+            sym = dataclasses.replace(sym, contempt_check=contempt_check(aus, sym))
+        changes["symmetry"] = sym
+    if want_expr:
+        changes["expression"] = _expression(face, rgb, expression_model, aus if baseline is None else None,
+                                            frontal, score_prototypes(aus))
     return dataclasses.replace(face, **changes)
 
 
-def _expression(face: Face, rgb: np.ndarray | None, aus: dict | None, frontal: np.ndarray, proto) -> Expression:
-    """The shipped model's expression (prototype scores attached), or the prototype scores alone.
+def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, frontal: np.ndarray,
+                proto) -> Expression:
+    """The expression model's answer (prototype scores attached), or the prototype scores alone.
 
     ``aus``: the face's absolute AU estimates (``None`` when the caller's are relative to a baseline: the
     geometric model was trained on absolute ones, so they are computed again)."""
-    from mimetic.expression.fusion import shipped_model
-
-    model = shipped_model() if rgb is not None else None
-    if model is None:
+    if model is None or rgb is None:
         return proto.expression()
     probs = model.classify_face(rgb, face, aus=aus, frontal=frontal)
     scores = {c: float(probs.get(c, 0.0)) for c in EXPRESSIONS}

@@ -43,6 +43,24 @@ def test_smile_video_has_a_non_happy_segment_then_happiness_near_the_onset(smile
     assert changes[-1].frame == last.start_frame
 
 
+def test_smile_every_segment_is_labelled_by_the_majority_of_its_smoothed_frames(smile):
+    # the change log once said "neutral" for 0-9.43 s while the chart showed the crying as sadness: a 0.33 s
+    # neutral run had swallowed seconds of sadness and kept its own label
+    df = smile.timeline.to_frame(smile.events, smile.segments)
+    for s in smile.segments:
+        inside = df[(df["frame"] >= s.start_frame) & (df["frame"] <= s.end_frame) & (df["track_id"] == s.track_id)]
+        counts = inside["expression"].value_counts()
+        assert s.label == counts.index[0], (s, counts.to_dict())
+        others = counts.drop(s.label)
+        assert counts.iloc[0] > (others.max() if len(others) else 0)
+    # so the time share of the change log is, within a frame per segment, the share of smoothed frame labels
+    share = smile.stats()["per_track"][0]["time_share"]
+    frame_share = df["expression"].value_counts(normalize=True)
+    for label, v in frame_share.items():
+        assert share[label] == pytest.approx(v, abs=0.12)
+    assert share.get("sadness", 0.0) > 0.2  # the crying, as the chart shows it
+
+
 def test_smile_statistics_and_tables(smile):
     stats = smile.stats()
     tr = stats["per_track"][0]
@@ -141,6 +159,18 @@ def test_segments_merge_flickers_split_at_gaps_and_log_changes():
     df = tl.to_frame(segments=segs)
     assert len(df) == 80 and df["success"].sum() == 72
     assert df.loc[52:59, "expression"].eq("").all() and df.loc[52:59, "expr_surprise"].isna().all()
+
+
+def test_a_merged_short_segment_takes_its_neighbours_label():
+    b = TimelineBuilder(smoothing=0.0, min_segment=0.5)
+    fps = 10.0
+    labels = ["neutral"] * 3 + ["surprise"] * 30 + ["happiness"] * 20  # a 0.3 s neutral run first
+    for i, lab in enumerate(labels):
+        b.add(_result(i, i / fps, (_face(0, _scores(lab)),)))
+    tl = b.finish()
+    segs = segment_track(tl.tracks[0], smoothing=0.0, min_duration=0.5)
+    assert [(s.label, s.start_frame, s.end_frame) for s in segs] == [("surprise", 0, 32), ("happiness", 33, 52)]
+    assert [c.label for c in change_log(segs)] == ["surprise", "happiness"]
 
 
 def test_smoothing_uses_seconds_not_frames():

@@ -106,6 +106,45 @@ def test_job_runs_to_the_end_with_progress_and_results(client):
     assert sorted(p.name for p in folder.iterdir()) == sorted(done["files"])
 
 
+def _report_numbers(html: str) -> dict:
+    """The change log, per-track time shares and change count as the HTML report shows them."""
+    import re
+
+    changes = [(int(t), int(f), lab, float(d)) for t, f, lab, d in re.findall(
+        r'<tr><td>(\d+)</td><td class="num">[^<]*</td><td class="num">(\d+)</td>\s*'
+        r'<td><span class="chip"[^>]*></span>(\w+)</td>\s*<td class="num">([\d.]+)</td>', html)]
+    header = html[html.index("time share per expression"):]
+    classes = re.findall(r'</span>(\w+)</th>', header[:header.index("</tr>")])
+    row = re.search(r'<tr><td>0</td>((?:<td class="num">[\d.]+ %</td>)+)</tr>', header).group(1)
+    share = dict(zip(classes, (float(v) for v in re.findall(r'([\d.]+) %', row))))
+    count = int(re.search(r"<th>expression changes</th><td>(\d+)</td>", html).group(1))
+    return {"changes": changes, "share": share, "count": count}
+
+
+def test_page_statistics_and_change_log_equal_the_reports(client):
+    # smile_pexels.mp4: the page once counted raw frame labels (sadness 37.5 %) while the report's segments said
+    # neutral 47.9 %, sadness 0 %; both now come from one in-memory analysis
+    r = client.post("/api/v1/jobs", params={"annotate": "false", "jsonl": "false"},
+                    files={"file": ("smile.mp4", (VIDEOS / "smile_pexels.mp4").read_bytes(), "video/mp4")})
+    done = wait_done(client, r.json()["id"], timeout=180)
+    assert done["status"] == "done", done["error"]
+    stats = done["stats"]
+    timeline = client.get(done["urls"]["timeline"]).json()
+    report = _report_numbers(client.get(done["files"]["report.html"]).text)
+    page_changes = [(c["track"], c["start_frame"], c["label"], round(c["duration"], 2)) for c in timeline["changes"]]
+    assert page_changes == [(t, f, lab, round(d, 2)) for t, f, lab, d in report["changes"]]
+    assert [lab for *_, lab, _ in page_changes] == ["sadness", "neutral", "happiness"]
+    assert stats["changes"] == report["count"] == len(page_changes) - 1
+    page_share = {k: round(100 * v, 1) for k, v in stats["expression_share"].items()}
+    assert page_share == {k: v for k, v in report["share"].items() if v > 0}
+    assert stats["dominant_expression"] == max(report["share"], key=report["share"].get) == "happiness"
+    # the chart's labels are the smoothed labels the segments are made of: each segment's majority is its label
+    labels = timeline["expression"]["label"]
+    for c in timeline["changes"]:
+        inside = [lab for f, lab in zip(timeline["frame"], labels) if c["start_frame"] <= f <= c["end_frame"]]
+        assert max(set(inside), key=inside.count) == c["label"]
+
+
 def test_sampled_job_without_extras_and_kept_upload(client):
     r = client.post("/api/v1/jobs", params={"fps": 5, "annotate": "false", "jsonl": "false", "keep": "true"},
                     content=SINGLE, headers={"content-type": "video/mp4"})

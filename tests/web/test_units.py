@@ -59,56 +59,69 @@ def test_sniff_and_truncation(tmp_path):
     assert sniff_container(b"RIFF\0\0\0\0AVI LIST") == "avi"
 
 
-def test_timeline_survives_missing_columns(tmp_path):
-    from mimetic.web.timeline import build_timeline
+def _analysis(labels_by_frame, *, fps=10.0, events=None):
+    """A VideoAnalysis of synthetic frames: ``labels_by_frame`` is a list of {track: label} per frame."""
+    from types import SimpleNamespace as NS
 
-    csv = tmp_path / "frames.csv"
-    csv.write_text("source,frame,timestamp,face_id,success,AU12_r\nv,0,0.0,0,1,1.5\nv,1,0.04,,0,\nv,2,0.08,0,1,2.5\n")
-    timeline, stats = build_timeline(csv)
-    assert timeline["t"] == [0.0, 0.04, 0.08] and timeline["aus"]["AU12"] == [1.5, None, 2.5]
-    assert timeline["expression"]["classes"] == [] and stats["frames"] == 3
-    empty = tmp_path / "empty.csv"
-    empty.write_text("source,frame,timestamp\n")
-    timeline, stats = build_timeline(empty)
-    assert timeline["t"] == [] and stats["frames"] == 0
+    from mimetic.video.analysis import VideoCollector
 
-
-def test_timeline_is_thinned(tmp_path):
-    from mimetic.web.timeline import build_timeline
-
-    rows = "\n".join(f"v,{i},{i / 30:.4f},0,1,{i % 5}" for i in range(5000))
-    csv = tmp_path / "frames.csv"
-    csv.write_text("source,frame,timestamp,face_id,success,AU12_r\n" + rows + "\n")
-    timeline, stats = build_timeline(csv, max_points=1000)
-    assert len(timeline["t"]) <= 1000 and timeline["step"] == 5 and stats["frames"] == 5000
+    col = VideoCollector("clip.mp4", keep_crops=False)
+    classes = ("neutral", "happiness", "surprise")
+    for i, tracks in enumerate(labels_by_frame):
+        faces = tuple(NS(track_id=k, box=(0, 0, 10, 10), pose=NS(yaw=1.0, pitch=0.0, roll=0.0), aus={},
+                         expression=NS(scores={c: 0.9 if c == lab else 0.05 for c in classes}))
+                      for k, lab in tracks.items())
+        col.add(NS(frame_index=i, timestamp=i / fps, faces=faces, width=64, height=64))
+    a = col.finish()
+    a.events = events
+    return a
 
 
-def test_timeline_carries_the_change_log_and_events(tmp_path):
-    from mimetic.web.timeline import build_timeline
+def test_page_data_follows_the_main_track_and_is_thinned():
+    from mimetic.web.timeline import page_data
 
-    csv = tmp_path / "frames.csv"
-    csv.write_text("source,frame,timestamp,face_id,success,AU12_r\nv,0,0.0,0,1,1.5\nv,1,0.04,0,1,2.5\n")
-    changes = tmp_path / "changes.csv"  # track 0: neutral, happiness, (absent), happiness; track 1: sadness
-    changes.write_text("track_id,label,start_frame,end_frame,start,end,duration,mean_score,peak_score,peak_frame\n"
-                       "0,neutral,0,24,0.0,1.0,1.0,0.8,0.9,3\n0,happiness,25,49,1.0,2.0,1.0,0.9,0.95,30\n"
-                       "0,happiness,75,99,3.0,4.0,1.0,0.9,0.95,80\n1,sadness,12,49,0.5,2.0,1.5,0.7,0.8,20\n")
-    events = tmp_path / "events.csv"
-    events.write_text("track_id,onset_frame,apex_frame,offset_frame,onset,apex,offset,duration,kind,score,motion,"
-                      "regions,aus\n0,30,33,36,1.2,1.32,1.44,0.28,micro,2.5,0.05,nose+mouth,AU12+AU25\n"
-                      "1,10,20,40,0.4,0.8,1.6,1.24,macro,1.5,0.03,,\n")
-    timeline, stats = build_timeline(csv, changes=changes, events=events)
-    got = [(c["track"], c["label"], c["start"], c["previous"]) for c in timeline["changes"]]
-    assert got == [(0, "neutral", 0.0, None), (1, "sadness", 0.5, None), (0, "happiness", 1.0, "neutral"),
-                   (0, "happiness", 3.0, None)]  # in time order; nothing "before" after the face was absent
-    assert stats["segments"] == 4 and stats["changes"] == 1 and stats["events"] == {"micro": 1, "macro": 1}
-    first, second = timeline["events"]  # in onset order
-    assert second == {"kind": "micro", "track": 0, "onset": 1.2, "apex": 1.32, "offset": 1.44, "duration": 0.28,
-                      "onset_frame": 30, "apex_frame": 33, "offset_frame": 36, "regions": ["nose", "mouth"],
-                      "aus": ["AU12", "AU25"], "score": 2.5}
-    assert first["kind"] == "macro" and first["regions"] == [] and first["aus"] == []
+    frames = [{0: "happiness" if i > 2000 else "neutral", **({1: "surprise"} if i < 100 else {})}
+              for i in range(5000)]
+    timeline, stats = page_data(_analysis(frames), max_points=1000)
+    assert timeline["track"] == 0 and timeline["step"] == 5 and len(timeline["t"]) == 1000
+    assert stats["frames"] == 5000 and stats["tracks"] == 2 and stats["max_faces"] == 2
+    assert set(timeline["expression"]["label"]) == {"neutral", "happiness"}  # track 1's surprise is not charted
+    assert stats["expression_share"] == pytest.approx({"neutral": 0.4002, "happiness": 0.5998}, abs=1e-4)
+
+
+def test_page_data_is_the_analysis_change_log_and_statistics():
+    from types import SimpleNamespace as NS
+
+    from mimetic.web.timeline import page_data
+
+    # track 0: neutral, a 0.2 s happiness flicker (merged away), happiness, absent, surprise
+    frames = [{0: "neutral"}] * 20 + [{0: "happiness"}] * 2 + [{0: "neutral"}] * 10 + [{0: "happiness"}] * 20 \
+        + [{}] * 8 + [{0: "surprise"}] * 20
+    event = NS(kind="micro", track_id=0, onset=1.2, apex=1.3, offset=1.4, duration=0.2, onset_frame=12,
+               apex_frame=13, offset_frame=14, regions=("mouth",), aus=("AU12",), score=2.5,
+               to_dict=lambda: {"kind": "micro", "track_id": 0, "onset": 1.2, "apex": 1.3, "offset": 1.4,
+                                "duration": 0.2, "onset_frame": 12, "apex_frame": 13, "offset_frame": 14,
+                                "regions": ["mouth"], "aus": ["AU12"], "score": 2.5})
+    a = _analysis(frames, events=[event])
+    timeline, stats = page_data(a)
+    got = [(c["label"], c["start_frame"], c["end_frame"], c["previous"]) for c in timeline["changes"]]
+    assert got == [("neutral", 0, 31, None), ("happiness", 32, 51, "neutral"), ("surprise", 60, 79, None)]
+    assert [(c["label"], c["start_frame"]) for c in timeline["changes"]] == [(c.label, c.frame) for c in a.change_log()]
+    report = a.stats()
+    assert stats["changes"] == report["changes"] == 2 and stats["segments"] == 3
+    assert stats["expression_share"] == {k: v for k, v in report["per_track"][0]["time_share"].items() if v}
+    assert stats["events"] == {"micro": 1, "macro": 0} and timeline["events"][0]["regions"] == ["mouth"]
+    assert timeline["face"].count(False) == 8 and len(timeline["t"]) == 80
     json.dumps(timeline, allow_nan=False)  # plain JSON: no NaN
-    timeline, stats = build_timeline(csv, changes=tmp_path / "missing.csv")  # an older job: no lists, no counts
-    assert timeline["changes"] is None and timeline["events"] is None and "changes" not in stats
+
+
+def test_page_data_without_a_face():
+    from mimetic.web.timeline import page_data
+
+    timeline, stats = page_data(_analysis([{}] * 30, events=[]))
+    assert len(timeline["t"]) == 30 and not any(timeline["face"]) and timeline["changes"] == []
+    assert stats["frames"] == 30 and stats["frames_with_face"] == 0 and "dominant_expression" not in stats
+    assert stats["events"] == {"micro": 0, "macro": 0}
 
 
 def test_pool_closes_its_analyzers():

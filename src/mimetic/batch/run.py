@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mimetic.errors import InputError, MimeticError
 from mimetic.summary import face_report, face_summary
@@ -37,6 +39,32 @@ class Summary:
             parts.append(f"{self.frames} video frames")
         parts.append(f"{dt:.1f} s")
         return "; ".join(parts)
+
+
+@dataclass
+class VideoRun:
+    """What :func:`analyze_video_file` did: frames analysed, faces found in them, and the per-video analysis
+    (:class:`mimetic.video.analysis.VideoAnalysis`; ``None`` when no timeline, report or spotting was asked for)."""
+
+    frames: int = 0
+    faces: int = 0
+    analysis: Any = None
+
+
+def _progress_callback(progress, description: str) -> Callable[[int, int | None], None]:
+    """A rich progress bar's task, fed by ``progress(done, total)`` callbacks."""
+    task = progress.add_task(description, total=None)
+
+    def update(done: int, total: int | None) -> None:
+        progress.update(task, completed=done, total=max(total, done) if total else None)
+
+    return update
+
+
+def _say(progress) -> Callable[[str], None] | None:
+    if progress.disable:
+        return None
+    return lambda text: progress.console.print(text, highlight=False, markup=False)
 
 
 class _Names:
@@ -96,31 +124,29 @@ def _write_overlay(rgb, result, path: Path) -> None:
 
 
 def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, formats: list[str], *,
-                       annotate: Path | None, fps, stride, start=0.0, end=None, mesh=False, progress=None,
-                       summary: Summary | None = None, timeline: Path | None = None, report: Path | None = None,
-                       spot: bool = False, window: float = 1.0, source_name: str | None = None):
-    """Stream one video through the analyser into its outputs; returns the number of frames analysed.
+                       annotate: Path | None, fps, stride, start=0.0, end=None, mesh=False,
+                       progress: Callable[[int, int | None], None] | None = None,
+                       cancel: Callable[[], bool] | None = None, say: Callable[[str], None] | None = None,
+                       timeline: Path | None = None, report: Path | None = None, spot: bool = False,
+                       window: float = 1.0, source_name: str | None = None) -> VideoRun:
+    """Stream one video through the analyser (:meth:`mimetic.Analyzer.analyze_video`, the one decode loop) into
+    its outputs; returns a :class:`VideoRun` (frames and faces counted, and the per-video analysis).
 
     Besides the per-frame table/JSON lines and the annotated copy: ``timeline`` (a .csv/.parquet path: the
     per-track timeline and its siblings, see :mod:`mimetic.video.analysis`), ``report`` (an .html path: the
     self-contained report, plots also as PNG beside it), ``spot`` (micro-expression spotting: events in the
     timeline, the report, ``out/<name>.events.csv`` and the annotated video), ``window`` (seconds per row of the
     windowed timeline), ``source_name`` (the name the report shows instead of ``path``, e.g. an upload's own name).
-    Only the small per-frame numbers are kept for these, so memory stays flat.
+    ``progress(done, total)`` and ``cancel()``: as in :meth:`mimetic.Analyzer.analyze_video`; ``say``: where
+    one-line messages go (the CLI's console). The per-video analysis (timeline, segments, change log,
+    statistics, events) is computed once, in memory, whenever a timeline, report or spotting is asked for.
+    Only the small per-frame numbers are kept for it, so memory stays flat.
     """
     from contextlib import ExitStack
 
     from mimetic.batch.sinks import TableSink
-    from mimetic.media.video import probe_video
 
-    info = probe_video(path)
-    total = info.frame_count or None
-    if total and (stride > 1):
-        total = total // stride
-    if total and fps:
-        total = int(min(total, (info.duration or total / info.fps) * fps) + 1)
-    task = progress.add_task(f"{path.name}", total=total) if progress is not None else None
-    frames = 0
+    run = VideoRun()
     collector = None
     if timeline is not None or report is not None or spot:
         from mimetic.video.analysis import VideoCollector
@@ -138,53 +164,41 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
                 sinks.append(stack.enter_context(JsonLinesWriter(out / f"{name}.jsonl")))
         annotated = None
         if annotate is not None:
-            from mimetic.media.video import VideoWriter
+            from mimetic.media.video import VideoWriter, probe_video
             from mimetic.render.video_overlay import AnnotatedVideoWriter
 
-            out_fps = fps if fps else info.fps / max(stride, 1)
+            out_fps = fps if fps else probe_video(path).fps / max(stride, 1)
             writer = stack.enter_context(VideoWriter(annotate, out_fps))
             delay = 0.0
             if collector is not None and collector.spotter is not None:
                 cfg = collector.spotter.cfg
                 delay = cfg.window + cfg.micro_max + 0.1
             annotated = AnnotatedVideoWriter(writer, delay=delay)
-        # Frames are decoded here (not inside analyze_video) so the annotated copy can reuse the pixels.
-        from mimetic.media.video import READ_AHEAD, iter_frames
-
-        session = stack.enter_context(analyzer.live(source=str(path)))
-        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
-            result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
+        for result, rgb in analyzer.analyze_video(path, fps=fps, stride=stride, start=start, end=end, pixels=True,
+                                                  progress=progress, cancel=cancel):
             for s in sinks:
                 (s.add if hasattr(s, "add") else s.write)(result)
             if collector is not None:
-                new_events = collector.add(result, frame.image)
+                new_events = collector.add(result, rgb)
                 if annotated is not None and new_events:
                     annotated.add_events(new_events)
             if annotated is not None:
-                annotated.add(frame.image, result)
-            frames += 1
-            if summary is not None:
-                summary.faces += len(result.faces)
-            if task is not None:
-                progress.advance(task)
-        analysis = collector.finish() if collector is not None else None
+                annotated.add(rgb, result)
+            run.frames += 1
+            run.faces += len(result.faces)
+        run.analysis = collector.finish() if collector is not None else None
         if annotated is not None:
-            annotated.close(analysis.events or () if analysis is not None else ())
-        if task is not None:
-            progress.update(task, total=frames, completed=frames)
-    if analysis is not None:
-        _write_video_analysis(analysis, name, out, timeline=timeline, report=report, window=window,
-                              progress=progress)
-    return frames
+            annotated.close(run.analysis.events or () if run.analysis is not None else ())
+    if run.analysis is not None:
+        _write_video_analysis(run.analysis, name, out, timeline=timeline, report=report, window=window, say=say)
+    return run
 
 
 def _write_video_analysis(analysis, name: str, out: Path | None, *, timeline: Path | None, report: Path | None,
-                          window: float, progress=None) -> None:
+                          window: float, say: Callable[[str], None] | None = None) -> None:
     from mimetic.video.analysis import events_frame, write_timeline
 
-    def say(text: str) -> None:
-        if progress is not None and not progress.disable:
-            progress.console.print(text, highlight=False)
+    say = say or (lambda _text: None)
 
     if timeline is not None:
         write_timeline(analysis, timeline, window=window)
@@ -245,12 +259,14 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
             name = names(path)
             try:
                 if kind_of(path) == "video":
-                    n = analyze_video_file(analyzer, path, name, out, formats,
-                                           annotate=(out / f"{name}.annotated.mp4") if (overlay and out) else None,
-                                           fps=fps, stride=stride, mesh=mesh, progress=progress, summary=summary)
-                    summary.frames += n
+                    run = analyze_video_file(analyzer, path, name, out, formats,
+                                             annotate=(out / f"{name}.annotated.mp4") if (overlay and out) else None,
+                                             fps=fps, stride=stride, mesh=mesh,
+                                             progress=_progress_callback(progress, path.name), say=_say(progress))
+                    summary.frames += run.frames
+                    summary.faces += run.faces
                     if not quiet:
-                        progress.console.print(f"{path}: {n} frames", highlight=False)
+                        progress.console.print(f"{path}: {run.frames} frames", highlight=False, markup=False)
                 else:
                     rgb = read_image(path, max_pixels=max_pixels)
                     result = analyzer.analyze_array(rgb, source=str(path))
@@ -302,10 +318,11 @@ def run_video_command(file: Path, *, out: Path | None, formats: list[str], annot
                                        highlight=False)
             elif baseline is not None:
                 analyzer.set_baseline(baseline)
-            n = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
-                                   fps=fps, stride=stride, start=start, end=end, mesh=mesh, progress=progress,
-                                   summary=summary, timeline=timeline, report=report, spot=spot, window=window)
-        summary.ok, summary.frames = 1, n
+            run = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
+                                     fps=fps, stride=stride, start=start, end=end, mesh=mesh,
+                                     progress=_progress_callback(progress, Path(file).name), say=_say(progress),
+                                     timeline=timeline, report=report, spot=spot, window=window)
+        summary.ok, summary.frames, summary.faces = 1, run.frames, run.faces
     except MimeticError as e:
         summary.failed.append(str(e))
         console.print(f"[red]error:[/red] {e}", highlight=False)

@@ -10,8 +10,8 @@ Fusion is a weighted sum of log-probabilities, then a softmax::
 file that does not match its hash is not fused (the CNN alone is used, with a warning). The JSON's ``mode`` says
 what was shipped: ``"fused"``, or ``"cnn"`` when the fusion did not beat the CNN alone on validation.
 
->>> from mimetic.expression.fusion import shipped_model
->>> model = shipped_model()            # None when no expression.onnx is shipped; loaded once, then cached
+>>> from mimetic import Analyzer
+>>> model = Analyzer().expression_model  # the analyzer's own; None when no expression.onnx is shipped
 >>> if model is not None:
 ...     scores = model.classify_face(rgb, face)   # {"neutral": …, "happiness": …, …}
 
@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mimetic.types import AUValue
 
 FUSION_FORMAT = 1
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -129,7 +132,8 @@ class FusedExpression:
 
     ``cnn_path`` defaults to :func:`mimetic.expression.model.default_path` (the shipped ``expression.onnx`` or
     ``$MIMETIC_EXPRESSION_MODEL``); the geometric model and the fusion JSON are looked up in the shipped models
-    folder (or ``$MIMETIC_GEOMETRIC_MODEL`` / ``$MIMETIC_FUSION``). Without a usable fusion the CNN runs alone;
+    folder (or ``$MIMETIC_GEOMETRIC_MODEL`` / ``$MIMETIC_FUSION``). An :class:`~mimetic.Analyzer` loads one for
+    itself, from its options, when its expression stage first runs. Without a usable fusion the CNN runs alone;
     :attr:`mode` says which (``"fused"`` or ``"cnn"``) and :attr:`reason` why.
     """
 
@@ -144,7 +148,7 @@ class FusedExpression:
         self.fusion: Fusion | None = None
         self.mode = "cnn"
         self.reason = ""
-        fpath = Path(fusion_path or os.environ.get("MIMETIC_FUSION") or DEFAULT_PATH)
+        fpath = Path(fusion_path or default_fusion_path())
         gpath = Path(geometric_path or geometric.default_path())
         if not fpath.is_file():
             self.reason = f"no fusion parameters ({fpath})"
@@ -189,7 +193,7 @@ class FusedExpression:
             return p
         return self.fusion.apply(p, self.geometric.predict(features))
 
-    def classify_face(self, rgb: np.ndarray, face, *, aus: dict | None = None,
+    def classify_face(self, rgb: np.ndarray, face, *, aus: Mapping[str, AUValue] | None = None,
                       frontal: np.ndarray | None = None) -> dict[str, float]:
         """Class → probability for one ``Face`` of ``rgb``. ``aus`` (absolute, no baseline) and ``frontal``: when
         the caller has them already (see :func:`mimetic.expression.geometric.geometric_features`)."""
@@ -203,33 +207,9 @@ class FusedExpression:
         return {c: float(v) for c, v in zip(self.classes, p)}
 
 
-_LOCK = threading.Lock()
-_CACHE: dict[tuple, FusedExpression | None] = {}
+def default_fusion_path() -> Path:
+    """``$MIMETIC_FUSION`` if set (read by :meth:`mimetic.options.AnalyzerOptions.from_env`), else the shipped
+    ``mimetic/models/expression_fusion.json``."""
+    from mimetic.options import AnalyzerOptions
 
-
-def shipped_model() -> FusedExpression | None:
-    """The shipped expression model, loaded once per process (``None`` when no ``expression.onnx`` is there).
-
-    The cache key is the model files' paths and modification times, so replacing a file (or pointing
-    ``$MIMETIC_EXPRESSION_MODEL`` elsewhere) loads the new one on the next call."""
-    from mimetic.expression import geometric
-    from mimetic.expression.model import default_path
-
-    paths = (default_path(), geometric.default_path(), Path(os.environ.get("MIMETIC_FUSION") or DEFAULT_PATH))
-    key = tuple((str(p), p.stat().st_mtime_ns if p.is_file() else None) for p in paths)
-    try:
-        return _CACHE[key]
-    except KeyError:
-        pass
-    with _LOCK:
-        if key not in _CACHE:
-            _CACHE.clear()
-            model = None
-            if key[0][1] is not None:
-                try:
-                    model = FusedExpression(*paths)
-                except Exception as e:  # a broken model file must not stop the analysis: AU prototypes instead
-                    warnings.warn(f"expression model {paths[0]} could not be loaded ({e}); using the AU-prototype "
-                                  f"scores", stacklevel=2)
-            _CACHE[key] = model
-        return _CACHE[key]
+    return AnalyzerOptions.from_env().fusion or DEFAULT_PATH

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 from mimetic.errors import ModelNotFoundError
 from mimetic.face.ibug68 import IBUG68_FROM_MEDIAPIPE
 from mimetic.facs.catalogue import FRAME_AUS
-from mimetic.types import EXPRESSIONS
+from mimetic.types import EXPRESSIONS, AUValue
 
 #: Bump when the feature vector changes (the model's metadata records the version it was trained on).
 FEATURE_VERSION = 1
@@ -115,7 +116,7 @@ def mirror_features(x: np.ndarray) -> np.ndarray:
     return x[..., MIRROR_PERM] * MIRROR_SIGN
 
 
-def geometric_features(face, *, aus: dict[str, dict[str, Any]] | None = None,
+def geometric_features(face, *, aus: Mapping[str, AUValue] | None = None,
                        frontal: np.ndarray | None = None) -> np.ndarray:
     """The geometric feature vector of one ``Face``: (:data:`N_FEATURES`,) float32, finite.
 
@@ -131,9 +132,10 @@ def geometric_features(face, *, aus: dict[str, dict[str, Any]] | None = None,
         aus = estimate_aus(face, frontal=frontal)
     out = np.zeros(N_FEATURES, np.float32)
     for a, code in enumerate(FRAME_AUS):
-        d = aus.get(code) or {}
-        out[_AU0 + 2 * a] = float(d.get("left", d.get("intensity", 0.0)))
-        out[_AU0 + 2 * a + 1] = float(d.get("right", d.get("intensity", 0.0)))
+        d = aus.get(code)
+        if d is not None:
+            out[_AU0 + 2 * a] = d.left
+            out[_AU0 + 2 * a + 1] = d.right
     bs = face.blendshapes or {}
     out[_BS0:_PT0] = [float(bs.get(n, 0.0)) for n in BLENDSHAPES]
     out[_PT0:_POSE0] = np.asarray(frontal, dtype=np.float64)[_IBUG, :2].reshape(-1)
@@ -148,9 +150,11 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "expression_g
 
 
 def default_path() -> Path:
-    """``$MIMETIC_GEOMETRIC_MODEL`` if set, else the shipped ``mimetic/models/expression_geometric.onnx``."""
-    env = os.environ.get("MIMETIC_GEOMETRIC_MODEL")
-    return Path(env) if env else DEFAULT_PATH
+    """``$MIMETIC_GEOMETRIC_MODEL`` if set (read by :meth:`mimetic.options.AnalyzerOptions.from_env`), else the
+    shipped ``mimetic/models/expression_geometric.onnx``."""
+    from mimetic.options import AnalyzerOptions
+
+    return AnalyzerOptions.from_env().geometric_model or DEFAULT_PATH
 
 
 class GeometricModel:
@@ -160,7 +164,7 @@ class GeometricModel:
         self.path = Path(path or default_path())
         if not self.path.is_file():
             raise ModelNotFoundError(f"{self.path}: no geometric expression model (train one with "
-                                     f"`python -m mimetic.train.geometric`, see docs/training.md)")
+                                     "`mimetic train geometric`, see docs/training.md)")
         from mimetic.expression.runtime import onnx_session
 
         self._session = onnx_session(self.path, threads=threads)

@@ -28,9 +28,11 @@ DEFAULT_PATH = Path(__file__).resolve().parent.parent / "models" / "expression.o
 
 
 def default_path() -> Path:
-    """``$MIMETIC_EXPRESSION_MODEL`` if set, else the shipped ``mimetic/models/expression.onnx``."""
-    env = os.environ.get("MIMETIC_EXPRESSION_MODEL")
-    return Path(env) if env else DEFAULT_PATH
+    """``$MIMETIC_EXPRESSION_MODEL`` if set (read by :meth:`mimetic.options.AnalyzerOptions.from_env`), else the
+    shipped ``mimetic/models/expression.onnx``."""
+    from mimetic.options import AnalyzerOptions
+
+    return AnalyzerOptions.from_env().expression_model or DEFAULT_PATH
 
 
 def available(path: str | os.PathLike | None = None) -> bool:

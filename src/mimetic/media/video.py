@@ -164,6 +164,23 @@ def _first_frame_rotation(container: Any, stream: Any) -> int:
     return 0
 
 
+def expected_frames(path: str | os.PathLike[str], *, fps: float | None = None, stride: int = 1, start: float = 0.0,
+                    end: float | None = None) -> int | None:
+    """How many frames :func:`iter_frames` will yield with these settings, from the container's header (for
+    progress bars; an estimate, ``None`` when the container gives no frame count or duration)."""
+    info = probe_video(path)
+    rate = info.fps or None
+    duration = info.duration or (info.frame_count / rate if info.frame_count and rate else None)
+    if duration is None or rate is None:
+        return info.frame_count or None
+    span = max(0.0, min(end if end is not None else duration, duration) - start)
+    total = info.frame_count if span == duration and info.frame_count else int(round(span * rate))
+    total = -(-total // max(stride, 1))
+    if fps:
+        total = min(total, int(span * fps) + 1)
+    return total or None
+
+
 def iter_frames(
     path: str | os.PathLike[str],
     *,

@@ -100,15 +100,14 @@ class VideoCollector:
 
 def analyze_video(analyzer, path: str | os.PathLike, *, fps: float | None = None, stride: int = 1,
                   start: float = 0.0, end: float | None = None, spot: bool = True, spot_config=None,
-                  smoothing: float = SMOOTHING, keep_crops: bool = True) -> VideoAnalysis:
-    """Stream ``path`` through ``analyzer`` (a :class:`mimetic.Analyzer`) into a :class:`VideoAnalysis`."""
-    from mimetic.media.video import READ_AHEAD, iter_frames
-
+                  smoothing: float = SMOOTHING, keep_crops: bool = True, progress=None,
+                  cancel=None) -> VideoAnalysis:
+    """Stream ``path`` through ``analyzer`` (a :class:`mimetic.Analyzer`) into a :class:`VideoAnalysis`.
+    ``progress`` and ``cancel``: as in :meth:`mimetic.Analyzer.analyze_video`."""
     col = VideoCollector(str(path), spot=spot, spot_config=spot_config, smoothing=smoothing, keep_crops=keep_crops)
-    with analyzer.live(source=str(path)) as session:
-        for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
-            result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
-            col.add(result, frame.image)
+    for result, rgb in analyzer.analyze_video(path, fps=fps, stride=stride, start=start, end=end, pixels=True,
+                                              progress=progress, cancel=cancel):
+        col.add(result, rgb)
     return col.finish()
 
 

@@ -8,7 +8,10 @@ in three steps (docs/video.md):
 3. merge segments shorter than ``min_duration`` seconds (default 0.5 s) into a neighbour, shortest first: into
    the neighbour whose label scores higher, on average, over the short segment's frames (when both neighbours
    carry the same label the three become one). Brief flickers of the label are thus not reported as changes;
-   brief *movements* are the spotter's business (:mod:`mimetic.video.spotting`).
+   brief *movements* are the spotter's business (:mod:`mimetic.video.spotting`);
+4. label each merged segment with the most frequent smoothed label of its frames (ties: the higher mean smoothed
+   score), so a segment never carries the label of a short run it swallowed, and join neighbours that end up
+   with the same label. The change log, the time shares and the per-frame chart therefore agree.
 
 A segment runs from the timestamp of its first frame to that of its last frame plus one frame interval, so
 consecutive segments tile the time line and durations add up to the time the face was seen.
@@ -87,6 +90,14 @@ def _runs_of_labels(labels: np.ndarray, a: int, b: int) -> list[list[int]]:
     return out
 
 
+def _plurality(labels: np.ndarray, scores: np.ndarray, cls_index: dict[str, int]) -> str:
+    """The most frequent label of a merged segment's frames (ties: the higher mean smoothed score)."""
+    names, counts = np.unique(labels[labels != ""], return_counts=True)
+    best = counts.max()
+    tied = [str(n) for n, c in zip(names, counts) if c == best]
+    return max(tied, key=lambda n: float(scores[:, cls_index[n]].mean()))
+
+
 def segment_track(track: TrackTimeline, *, smoothing: float = 0.5, min_duration: float = 0.5,
                   max_gap: float = 0.5) -> list[Segment]:
     """The expression segments of one track (see the module docstring)."""
@@ -99,7 +110,8 @@ def segment_track(track: TrackTimeline, *, smoothing: float = 0.5, min_duration:
     cls_index = {c: i for i, c in enumerate(track.classes)}
     out: list[Segment] = []
     for a, b in track.runs(max_gap):
-        segs = [s for s in _runs_of_labels(labels, a, b) if labels[s[0]] != ""]
+        # [start, stop, label]: a merged segment takes the label of the neighbour it joins, never its own
+        segs = [[s0, s1, labels[s0]] for s0, s1 in _runs_of_labels(labels, a, b) if labels[s0] != ""]
         if not segs:
             continue
 
@@ -113,25 +125,26 @@ def segment_track(track: TrackTimeline, *, smoothing: float = 0.5, min_duration:
             s = segs[k]
             prev = segs[k - 1] if k > 0 else None
             nxt = segs[k + 1] if k + 1 < len(segs) else None
-            if prev is not None and nxt is not None and labels[prev[0]] == labels[nxt[0]]:
-                segs[k - 1:k + 2] = [[prev[0], nxt[1]]]
+            if prev is not None and nxt is not None and prev[2] == nxt[2]:
+                segs[k - 1:k + 2] = [[prev[0], nxt[1], prev[2]]]
                 continue
+
             def support(n):
-                return float(scores[s[0]:s[1], cls_index[labels[n[0]]]].mean()) if n is not None else -1.0
+                return float(scores[s[0]:s[1], cls_index[n[2]]].mean()) if n is not None else -1.0
             if support(prev) >= support(nxt):
-                segs[k - 1:k + 1] = [[prev[0], s[1]]]
+                segs[k - 1:k + 1] = [[prev[0], s[1], prev[2]]]
             else:
-                segs[k:k + 2] = [[s[0], nxt[1]]]
-        for s in segs:
-            lab = labels[s[0]]
-            col = scores[s[0]:s[1], cls_index[lab]]
+                segs[k:k + 2] = [[s[0], nxt[1], nxt[2]]]
+        for s0, s1, _ in segs:
+            lab = _plurality(labels[s0:s1], scores[s0:s1], cls_index)
+            col = scores[s0:s1, cls_index[lab]]
             j = int(np.argmax(col))
             # a segment ends where the next one of the same run starts (they tile the run), the last one a frame
             # interval after its last frame
-            end = float(times[s[1]]) if s[1] < b else float(times[s[1] - 1] + dt)
-            out.append(Segment(track.track_id, str(lab), int(track.frames[s[0]]), int(track.frames[s[1] - 1]),
-                               float(times[s[0]]), end, float(col.mean()), float(col[j]),
-                               int(track.frames[s[0] + j])))
+            end = float(times[s1]) if s1 < b else float(times[s1 - 1] + dt)
+            out.append(Segment(track.track_id, str(lab), int(track.frames[s0]), int(track.frames[s1 - 1]),
+                               float(times[s0]), end, float(col.mean()), float(col[j]),
+                               int(track.frames[s0 + j])))
     # relabelled merges can leave neighbours with equal labels: join them (only within a run)
     merged: list[Segment] = []
     for s in out:

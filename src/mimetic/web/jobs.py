@@ -3,11 +3,12 @@
 A job's life: ``POST /api/v1/jobs`` streams the upload into ``<data>/jobs/<id>/source.<ext>``, checks it by
 decoding (:mod:`mimetic.web.videocheck`), creates the row (``queued``) and puts the id on the queue (503 when the
 queue is full). A worker marks it ``running`` and streams the video through
-:func:`mimetic.batch.run.analyze_video_file` — the same code as ``mimetic video --spot --timeline --report`` — into
-``frames.csv``, ``frames.jsonl`` and ``annotated.mp4`` (with event markers), the per-track ``timeline.csv`` with its
-``windows.csv``, ``changes.csv`` (the change log) and ``events.csv`` (spotted micro-/macro-expressions), and the
-self-contained ``report.html`` (each written atomically); then it builds ``timeline.json`` and the statistics
-(:mod:`mimetic.web.timeline`) and marks it ``done``. Any error marks it ``failed`` with the reason. Temporary files
+:func:`mimetic.batch.run.analyze_video_file` — the same code as ``mimetic video --spot --timeline --report``, with a
+plain progress callback and a cancel callback — into ``frames.csv``, ``frames.jsonl`` and ``annotated.mp4`` (with
+event markers), the per-track ``timeline.csv`` with its ``windows.csv``, ``changes.csv`` (the change log) and
+``events.csv`` (spotted micro-/macro-expressions), and the self-contained ``report.html`` (each written
+atomically); then it builds ``timeline.json`` and the statistics from the same in-memory per-video analysis
+(:mod:`mimetic.web.timeline`; nothing is re-read from the files just written) and marks it ``done``. Any error marks it ``failed`` with the reason. Temporary files
 (and the report's PNG folder) are removed when the job ends, and the upload too unless the job was created with
 ``keep``.
 
@@ -68,37 +69,31 @@ class Progress:
         return min(0.99, self.frames / self.total)
 
 
-class _ProgressAdapter:
-    """What analyze_video_file expects of a rich Progress (add_task / advance / update), feeding the runner."""
-
-    disable = True  # analyze_video_file prints its summary only to an enabled rich Progress
+class _JobProgress:
+    """A running job's ``progress(done, total)`` and ``cancel()`` callbacks for
+    :meth:`mimetic.Analyzer.analyze_video`: progress goes to memory at once and to the database every
+    ``DB_EVERY`` seconds; cancel raises :class:`Stop` (cancelled, time limit, server stopping)."""
 
     def __init__(self, runner: "JobRunner", job_id: str, deadline: float):
         self.runner, self.job_id, self.deadline = runner, job_id, deadline
         self._db_at = 0.0
+        self._total: int | None = None
 
-    def add_task(self, _description: str, total: int | None = None) -> int:
+    def __call__(self, done: int, total: int | None) -> None:
         p = self.runner._progress.setdefault(self.job_id, Progress(status="running"))
-        p.total = total
-        self.runner.store.update(self.job_id, frames_total=total)
-        return 0
-
-    def advance(self, _task: int, amount: int = 1) -> None:
-        p = self.runner._progress.setdefault(self.job_id, Progress(status="running"))
-        p.frames += amount
+        p.frames, p.total = done, total
         now = time.monotonic()
         p.updated = now
-        self.runner._check_stop(self.job_id, now, self.deadline)
+        if total != self._total:
+            self._total = total
+            self.runner.store.update(self.job_id, frames_total=total)
         if now - self._db_at >= DB_EVERY:
             self._db_at = now
-            self.runner.store.update(self.job_id, frames=p.frames, progress=p.fraction)
+            self.runner.store.update(self.job_id, frames=done, progress=p.fraction)
 
-    def update(self, _task: int, total: int | None = None, completed: int | None = None) -> None:
-        p = self.runner._progress.setdefault(self.job_id, Progress(status="running"))
-        if total is not None:
-            p.total = total
-        if completed is not None:
-            p.frames = completed
+    def cancel(self) -> bool:
+        self.runner._check_stop(self.job_id, time.monotonic(), self.deadline)
+        return False
 
 
 class JobRunner:
@@ -246,19 +241,19 @@ class JobRunner:
         source = folder / str(params.get("source", ""))
         self.store.start(job_id)
         self._progress[job_id] = Progress(status="running", updated=time.monotonic())
-        adapter = _ProgressAdapter(self, job_id, time.monotonic() + self.job_timeout)
+        progress = _JobProgress(self, job_id, time.monotonic() + self.job_timeout)
         formats = ["csv"] + (["json"] if params.get("jsonl", True) else [])
         annotate = folder / RESULT_VIDEO if params.get("annotate", True) else None
         files: list[str] = []
         try:
             if not source.is_file():
                 raise Stop("the uploaded video is gone")
-            frames = analyze_video_file(analyzer, source, "frames", folder, formats, annotate=annotate,
-                                        fps=params.get("fps"), stride=int(params.get("stride") or 1),
-                                        start=float(params.get("start") or 0.0), end=params.get("end"),
-                                        progress=adapter, timeline=folder / RESULT_TIMELINE_CSV,
-                                        report=folder / RESULT_REPORT, spot=True,
-                                        source_name=job.source_name or "video")
+            run = analyze_video_file(analyzer, source, "frames", folder, formats, annotate=annotate,
+                                     fps=params.get("fps"), stride=int(params.get("stride") or 1),
+                                     start=float(params.get("start") or 0.0), end=params.get("end"),
+                                     progress=progress, cancel=progress.cancel,
+                                     timeline=folder / RESULT_TIMELINE_CSV, report=folder / RESULT_REPORT,
+                                     spot=True, source_name=job.source_name or "video")
             files = [RESULT_CSV] + ([RESULT_JSONL] if "json" in formats else [])
             if annotate is not None and annotate.is_file():
                 files.append(RESULT_VIDEO)
@@ -270,19 +265,18 @@ class JobRunner:
                 if written.is_file():
                     written.replace(folder / f"{tag}.csv")
                     files.append(f"{tag}.csv")
-            from mimetic.web.timeline import build_timeline
+            from mimetic.export import dumps
+            from mimetic.web.timeline import page_data
 
-            timeline, stats = build_timeline(folder / RESULT_CSV, changes=folder / "changes.csv",
-                                             events=folder / "events.csv")
-            import json
-
+            # the page's timeline and statistics come from the same in-memory analysis as the report and CSVs
+            timeline, stats = page_data(run.analysis)
             tmp = folder / f".{RESULT_TIMELINE}.partial"
-            tmp.write_text(json.dumps(timeline))
+            tmp.write_text(dumps(timeline))
             tmp.replace(folder / RESULT_TIMELINE)
             files.append(RESULT_TIMELINE)
             if job.keep_media:
                 files.append(source.name)
-            self.store.finish(job_id, files=files, stats=stats, frames=frames)
+            self.store.finish(job_id, files=files, stats=stats, frames=run.frames)
             self._mark(job_id, "done")
         except Stop as exc:
             self.store.fail(job_id, str(exc), files=[source.name] if job.keep_media and source.is_file() else [])
