@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Analyzer", "Face", "FrameResult", "Pose", "Expression", "SCHEMA_VERSION", "__version__"]
+__all__ = ["Analyzer", "AnalyzerOptions", "Face", "FrameResult", "Pose", "Expression", "SCHEMA_VERSION", "__version__"]
 
 
 def __getattr__(name: str):
@@ -14,6 +14,10 @@ def __getattr__(name: str):
         from mimetic.analyzer import Analyzer
 
         return Analyzer
+    if name == "AnalyzerOptions":
+        from mimetic.options import AnalyzerOptions
+
+        return AnalyzerOptions
     if name in ("Face", "FrameResult", "Pose", "Expression", "SCHEMA_VERSION", "EXPRESSIONS"):
         from mimetic import types
 

@@ -170,12 +170,14 @@ class Analyzer:
         return face
 
     # -- stages after the landmarks ------------------------------------------------------------------------------
-    def _enrich(self, face: Face, rgb: np.ndarray) -> Face:
-        """The switched-on stages (AUs, muscles, nerves, symmetry, expression) for one face: ``mimetic.stages``."""
+    def _enrich(self, face: Face, rgb: np.ndarray, stages: frozenset[str] | None = None) -> Face:
+        """The switched-on stages (AUs, muscles, nerves, symmetry, expression) for one face: ``mimetic.stages``.
+        ``stages``: this call's stages (a subset of the options' stages), default the options' own."""
         from mimetic.stages import enrich_face
 
-        return enrich_face(face, rgb, baseline=self.baseline, stages=self.options.stages,
-                           expression_model=self.expression_model)
+        run = self.options.stages if stages is None else self.options.stages & frozenset(stages)
+        return enrich_face(face, rgb, baseline=self.baseline, stages=run,
+                           expression_model=self.expression_model if "expression" in run else None)
 
     # -- images --------------------------------------------------------------------------------------------------
     _KEEP = object()
@@ -262,8 +264,11 @@ class LiveSession:
         self._count = 0
         self._t0 = time.monotonic()
 
-    def push(self, rgb: np.ndarray, *, timestamp: float | None = None, frame_index: int | None = None) -> FrameResult:
-        """Analyse the next frame. ``timestamp`` in seconds (default: wall-clock time since the session began)."""
+    def push(self, rgb: np.ndarray, *, timestamp: float | None = None, frame_index: int | None = None,
+             stages=None) -> FrameResult:
+        """Analyse the next frame. ``timestamp`` in seconds (default: wall-clock time since the session began).
+        ``stages``: the stages this frame needs, when fewer than the analyzer's (e.g. practice needs the expression
+        only while calibrating and in emotion exercises); a stage off costs nothing."""
         if self._landmarker is None:
             raise RuntimeError("this live session is closed")
         t = time.monotonic() - self._t0 if timestamp is None else float(timestamp)
@@ -276,7 +281,7 @@ class LiveSession:
         faces = []
         for raw, tid in zip(raws, ids):
             raw.score = self._scores.get(tid, raw.score)
-            faces.append(self.analyzer._enrich(build_face(raw, w, h, tid), rgb))
+            faces.append(self.analyzer._enrich(build_face(raw, w, h, tid), rgb, stages))
         self._count += 1
         return FrameResult(source=self.source, width=w, height=h, faces=tuple(faces),
                            frame_index=self._count - 1 if frame_index is None else frame_index, timestamp=t)

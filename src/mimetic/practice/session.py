@@ -66,6 +66,15 @@ class PracticeSession:
         return self.phase == "done"
 
     @property
+    def stages(self) -> frozenset[str]:
+        """The analysis stages the next frame needs (:mod:`mimetic.options`): AUs always; the expression only while
+        calibrating (the neutral-face check) and in emotion exercises. Symmetry is never read here."""
+        cur = self.current
+        if self.phase == "calibrate" or (cur is not None and cur.exercise.kind == "emotion"):
+            return frozenset(("landmarks", "aus", "expression"))
+        return frozenset(("landmarks", "aus"))
+
+    @property
     def current(self) -> ExerciseTracker | None:
         return self._trackers[self._index] if self.phase == "exercise" else None
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from mimetic.errors import InputError
+from mimetic.export import dumps
 from mimetic.store.jobs import is_job_id
 from mimetic.web.errors import ApiError, input_error
 
@@ -61,8 +62,7 @@ class ImageResults:
         except InputError as exc:
             raise input_error(exc, label=label) from None
         t1 = time.perf_counter()
-        analyzer.min_face = min_face or None
-        result = analyzer.analyze_array(rgb, source=label)
+        result = analyzer.analyze_array(rgb, source=label, min_face=min_face)  # per request, not a shared setting
         t2 = time.perf_counter()
         image_id = str(uuid.uuid4())
         folder = self.root / image_id
@@ -87,7 +87,7 @@ class ImageResults:
                 "timings_ms": {"decode": round(1e3 * (t1 - t0), 1), "analysis": round(1e3 * (t2 - t1), 1),
                                "outputs": round(1e3 * (t3 - t2), 1)},
             }
-            _write(folder / "meta.json", json.dumps(meta).encode())
+            _write(folder / "meta.json", dumps(meta).encode())
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
@@ -97,7 +97,7 @@ class ImageResults:
         from mimetic.table import frame_from_results
 
         files = []
-        _write(folder / "result.json", json.dumps(result.to_dict()).encode())
+        _write(folder / "result.json", dumps(result.to_dict()).encode())
         files.append("result.json")
         _write(folder / "result.csv", frame_from_results([result]).to_csv(index=False).encode())
         files.append("result.csv")
