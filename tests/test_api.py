@@ -11,12 +11,14 @@ from mimetic import Analyzer, FrameResult
 from mimetic.errors import InputError
 
 
-def test_result_has_to_dict_and_to_frame(analyzer):
+def test_result_has_to_dict_and_a_table(analyzer):
     r = analyzer.analyze_image(IMAGES / "two_people.jpg")
     assert isinstance(r, FrameResult)
     d = r.to_dict()
     assert d["width"] == 1126 and d["height"] == 661 and len(d["faces"]) == 2
-    df = r.to_frame()
+    from mimetic.table import frame_from_results
+
+    df = frame_from_results([r])
     assert len(df) == 2 and (df["face_width"] > 100).all()
 
 

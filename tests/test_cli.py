@@ -23,15 +23,40 @@ def run(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
+COMMANDS = ("analyze", "video", "muscles", "explain", "evaluate-aus", "evaluate", "models", "serve", "train")
+TRAIN_COMMANDS = ("fit", "prepare", "geometric", "export", "quantize", "fuse", "ship")
+
+
 def test_help_is_complete_for_every_command():
     r = run("--help")
     assert r.exit_code == 0
-    for cmd in ("analyze", "video", "models"):
+    for cmd in COMMANDS:
         assert cmd in r.output
         sub = run(cmd, "--help")
         assert sub.exit_code == 0, sub.output
     assert "--max-faces" in run("analyze", "--help").output
     assert "--annotate" in run("video", "--help").output
+    group = run("train", "--help").output
+    for cmd in TRAIN_COMMANDS:
+        assert cmd in group
+        sub = run("train", cmd, "--help")
+        assert sub.exit_code == 0, sub.output
+    assert "--resume" in run("train", "fit", "--help").output
+    assert "--int8" in run("train", "export", "--help").output
+
+
+def test_one_cli_without_heavy_imports():
+    """Every command is a Typer command of the one app (no argparse entry points in the package), and importing
+    the app loads no heavy library: those load inside the commands, so `mimetic --help` starts fast."""
+    import mimetic
+
+    package = Path(mimetic.__file__).parent
+    assert not [p for p in package.rglob("*.py") if "argparse" in p.read_text(encoding="utf-8")]
+    assert not [p for p in package.rglob("*.py") if 'if __name__ == "__main__"' in p.read_text(encoding="utf-8")]
+    code = ("import sys, mimetic.cli; print(','.join(m for m in ('numpy', 'cv2', 'torch', 'mediapipe', "
+            "'onnxruntime', 'pandas', 'PIL', 'matplotlib', 'fastapi') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "", loaded
 
 
 def test_analyze_folder_writes_json_table_and_overlays(tmp_path):
@@ -187,6 +212,27 @@ def test_muscles_command_writes_map_and_bars(tmp_path):
     assert Image.open(b).size[0] > 300
     r = run("muscles", IMAGES / "astronaut_nasa.jpg", "--face", "3", "--out", m)
     assert r.exit_code == 1 and "no face #3" in r.output
+
+
+def test_the_muscle_map_draws_a_result_and_never_runs_the_pipeline(analyzer):
+    """The renderer takes the analyzer's result: the activations drawn are the face's own (or those passed), and a
+    face without activations is refused rather than analysed again."""
+    import dataclasses
+
+    import numpy as np
+
+    from mimetic.media.images import read_image
+    from mimetic.render.musclemap import muscle_map
+
+    rgb = read_image(IMAGES / "astronaut_nasa.jpg")
+    face = analyzer.analyze_array(rgb).faces[0]
+    drawn = muscle_map(face, rgb, legend=False)
+    bare = dataclasses.replace(face, muscles={})
+    with pytest.raises(ValueError, match="no muscle activations"):
+        muscle_map(bare, rgb)
+    assert np.array_equal(muscle_map(bare, rgb, muscles=face.muscles, legend=False), drawn)
+    calm = muscle_map(bare, rgb, muscles={}, legend=False)  # nothing active: outlines only
+    assert not np.array_equal(calm, drawn)
 
 
 def test_evaluate_aus_on_a_small_labelled_sample(tmp_path):

@@ -163,6 +163,11 @@ def test_explain_command_writes_a_png(astronaut, mouth_model, tmp_path, monkeypa
         assert im.format == "PNG" and im.size == (astronaut[0].shape[1], astronaut[0].shape[0])
     r = CliRunner().invoke(app, ["explain", str(IMAGES / "astronaut_nasa.jpg"), "--out", str(out), "--face", "3"])
     assert r.exit_code == 1 and "no face #3" in r.output
+    monkeypatch.delenv("MIMETIC_EXPRESSION_CHECKPOINT", raising=False)
+    r = CliRunner().invoke(app, ["explain", str(IMAGES / "astronaut_nasa.jpg"), "--out", str(out), "--method",
+                                 "gradcam"])
+    assert r.exit_code == 1 and "Grad-CAM needs" in r.output
+    assert CliRunner().invoke(app, ["explain", str(IMAGES / "astronaut_nasa.jpg"), "--method", "lime"]).exit_code == 2
     monkeypatch.setenv("MIMETIC_EXPRESSION_MODEL", str(tmp_path / "missing.onnx"))
     r = CliRunner().invoke(app, ["explain", str(IMAGES / "astronaut_nasa.jpg"), "--out", str(out)])
     assert r.exit_code == 1 and "no expression model" in r.output

@@ -291,17 +291,18 @@ def test_train_and_evaluate_commands(monkeypatch, tmp_path):
     from mimetic.cli import app
 
     runner = CliRunner()
-    for cmd in ("train", "evaluate", "explain"):
-        r = runner.invoke(app, [cmd, "--help"])
+    for cmd in (["train", "fit"], ["evaluate"], ["explain"]):
+        r = runner.invoke(app, [*cmd, "--help"])
         assert r.exit_code == 0 and "--out" in r.output, r.output
-    r = runner.invoke(app, ["train", "--help"])
+    r = runner.invoke(app, ["train", "fit", "--help"])
     for opt in ("--classes", "--epochs", "--batch-size", "--lr", "--threads", "--resume", "--seed", "--format"):
         assert opt in r.output
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
-    r = runner.invoke(app, ["train", str(tmp_path / "x.npz"), "--out", str(tmp_path / "run")])
+    r = runner.invoke(app, ["train", "fit", str(tmp_path / "x.npz"), "--out", str(tmp_path / "run")])
     assert r.exit_code == 1 and "install the train extra: pip install -e '.[train]'" in r.output
-    r = runner.invoke(app, ["train", str(tmp_path / "x.npz"), "--out", str(tmp_path / "run"), "--format", "xml"])
+    r = runner.invoke(app, ["train", "fit", str(tmp_path / "x.npz"), "--out", str(tmp_path / "run"), "--format",
+                            "xml"])
     assert r.exit_code == 2
 
 

@@ -25,7 +25,7 @@ from mimetic.facs.estimate import CHANNELS, PRESENT_AT, estimate_aus
 from mimetic.facs.muscles import MUSCLE_NAMES
 from mimetic.schema import validate
 from mimetic.stages import enrich_face
-from mimetic.types import EXPRESSIONS, Expression
+from mimetic.types import EXPRESSIONS, AUValue, Expression, Symmetry, SymmetryRegion
 
 #: Mirror tolerance. MediaPipe is not exactly mirror-equivariant: on a flipped photo its blendshapes differ by up to
 #: ~0.25 and its landmark distances by up to ~3 mm (measured on these fixtures), which moves an AU by up to about
@@ -111,13 +111,13 @@ def test_astronaut_smile_has_au6_and_au12_on_both_sides(photos):
     face = photos["astronaut_nasa"][1]
     for code in ("AU06", "AU12"):
         au = face.aus[code]
-        assert au["present"] and au["left"] >= PRESENT_AT and au["right"] >= PRESENT_AT, (code, au)
-    assert face.aus["AU12"]["intensity"] >= 3  # a broad smile: C or more
+        assert au.present and au.left >= PRESENT_AT and au.right >= PRESENT_AT, (code, au)
+    assert face.aus["AU12"].intensity >= 3  # a broad smile: C or more
     assert face.expression.label == "happiness"
     assert set(face.aus) == set(FRAME_AUS)
     for d in face.aus.values():
-        assert 0 <= d["left"] <= 5 and 0 <= d["right"] <= 5 and d["intensity"] == max(d["left"], d["right"])
-        assert d["present"] == (d["intensity"] >= PRESENT_AT)
+        assert 0 <= d.left <= 5 and 0 <= d.right <= 5 and d.intensity == max(d.left, d.right)
+        assert d.present == (d.intensity >= PRESENT_AT)
 
 
 def test_neutral_portrait_has_no_au_above_trace(photos):
@@ -125,10 +125,10 @@ def test_neutral_portrait_has_no_au_above_trace(photos):
     # reads his visibly firm lips as mouthPress 0.58/0.65 (also in two_people.jpg), which maps to 0.7/1.0; see
     # docs/aus.md for why the AU24 dead zone starts at 0.45 (above every smiling fixture and FER+ neutral p99).
     face = photos["biden_portrait"][1]
-    over = {k: v["intensity"] for k, v in face.aus.items() if v["intensity"] > 1.0}
+    over = {k: v.intensity for k, v in face.aus.items() if v.intensity > 1.0}
     assert all(v <= 1.1 for v in over.values()) and set(over) <= {"AU24"}, over
     assert face.expression.label == "neutral"
-    assert not face.symmetry["flag"], face.symmetry["flagged"]
+    assert not face.symmetry.flag, face.symmetry.flagged
 
 
 def test_one_sided_photo_edits_land_on_the_right_side(photos):
@@ -139,26 +139,26 @@ def test_one_sided_photo_edits_land_on_the_right_side(photos):
     assert face.blendshapes["mouthSmileRight"] - orig.blendshapes["mouthSmileRight"] > \
         face.blendshapes["mouthSmileLeft"] - orig.blendshapes["mouthSmileLeft"]
     au12, au12_m = face.aus["AU12"], mirrored.aus["AU12"]
-    assert au12["right"] >= PRESENT_AT and au12["right"] - au12["left"] >= 1
-    assert au12_m["left"] >= PRESENT_AT and au12_m["left"] - au12_m["right"] >= 1
+    assert au12.right >= PRESENT_AT and au12.right - au12.left >= 1
+    assert au12_m.left >= PRESENT_AT and au12_m.left - au12_m.right >= 1
     _, eye, eye_m = photos["eye_shut"]
     assert eye.blendshapes["eyeBlinkRight"] - orig.blendshapes["eyeBlinkRight"] > 0.1
     assert eye.blendshapes["eyeBlinkLeft"] - orig.blendshapes["eyeBlinkLeft"] < 0.05
     # (the warp only half-closes the lid: not AU43, but a narrower fissure on the person's right)
-    sym, sym_m = eye.symmetry["regions"]["palpebral_fissure_mm"], eye_m.symmetry["regions"]["palpebral_fissure_mm"]
-    assert sym["right"] < sym["left"] - 0.5 and sym_m["left"] < sym_m["right"] - 0.5, (sym, sym_m)
+    sym, sym_m = eye.symmetry.regions["palpebral_fissure_mm"], eye_m.symmetry.regions["palpebral_fissure_mm"]
+    assert sym.right < sym.left - 0.5 and sym_m.left < sym_m.right - 0.5, (sym, sym_m)
 
 
 @pytest.mark.parametrize("name", ["astronaut_nasa", "biden_portrait", "obama_portrait", "single_face", "corner_up"])
 def test_mirrored_photo_swaps_left_and_right(photos, name):
     _, face, flip = photos[name]
     sided = [c for c in FRAME_AUS if AU_BY_CODE[c].sided]
-    diffs = [abs(face.aus[c][a] - flip.aus[c][b]) for c in sided for a, b in (("left", "right"), ("right", "left"))]
-    assert max(diffs) <= MIRROR_AU_MAX and np.mean(diffs) <= MIRROR_AU_MEAN, (max(diffs), np.mean(diffs))
     swap = (("left", "right"), ("right", "left"))
-    mus = [abs(face.muscles[m][a] - flip.muscles[m][b]) for m in MUSCLE_NAMES for a, b in swap]
+    diffs = [abs(getattr(face.aus[c], a) - getattr(flip.aus[c], b)) for c in sided for a, b in swap]
+    assert max(diffs) <= MIRROR_AU_MAX and np.mean(diffs) <= MIRROR_AU_MEAN, (max(diffs), np.mean(diffs))
+    mus = [abs(getattr(face.muscles[m], a) - getattr(flip.muscles[m], b)) for m in MUSCLE_NAMES for a, b in swap]
     assert np.mean(mus) <= MIRROR_MUSCLE_MEAN
-    mm = [abs(face.symmetry["regions"][r][a] - flip.symmetry["regions"][r][b])
+    mm = [abs(getattr(face.symmetry.regions[r], a) - getattr(flip.symmetry.regions[r], b))
           for r in REGIONS if r.endswith("_mm") for a, b in (("left", "right"), ("right", "left"))]
     assert max(mm) <= MIRROR_MM_MAX and np.mean(mm) <= MIRROR_MM_MEAN, (max(mm), np.mean(mm))
 
@@ -171,7 +171,7 @@ def _edited(face, px: np.ndarray):
     px = px.astype(np.float32)
     scale = face.landmarks_norm[0] / np.where(face.landmarks[0] != 0, face.landmarks[0], 1)
     return dataclasses.replace(face, landmarks=px, landmarks_norm=(px * scale).astype(np.float32), aus={},
-                               muscles={}, nerves={}, symmetry={}, expression=None)
+                               muscles={}, nerves={}, symmetry=None, expression=None)
 
 
 def test_raising_one_mouth_corner_gives_au12_on_that_side_and_a_flag(photos):
@@ -185,15 +185,15 @@ def test_raising_one_mouth_corner_gives_au12_on_that_side_and_a_flag(photos):
     q[:, 1] -= 0.12 * iod * w
     edited = enrich_face(_edited(face, q))
     au = edited.aus["AU12"]
-    assert au["right"] >= PRESENT_AT and au["left"] < 0.5, au
-    assert edited.symmetry["flag"] and "commissure_height_mm" in edited.symmetry["flagged"]
-    assert edited.symmetry["regions"]["commissure_height_mm"]["right"] > 4  # mm above the mouth centre
-    assert edited.symmetry["contempt_check"]["flag"]  # one-sided 12: contempt or asymmetry, flagged
+    assert au.right >= PRESENT_AT and au.left < 0.5, au
+    assert edited.symmetry.flag and "commissure_height_mm" in edited.symmetry.flagged
+    assert edited.symmetry.regions["commissure_height_mm"].right > 4  # mm above the mouth centre
+    assert edited.symmetry.contempt_check.flag  # one-sided 12: contempt or asymmetry, flagged
     # against the unedited face as baseline: the right corner moved ~7 mm, the left did not
     moved = enrich_face(_edited(face, q), baseline=face)
-    mov = moved.symmetry["movement"]["commissure_excursion_mm"]
-    assert mov["right"] > 4 and mov["left"] < 0.5 and mov["asymmetry"] > NORMAL_BAND[1] and mov["flag"]
-    assert moved.aus["AU12"]["right"] > au["right"] and moved.aus["AU12"]["left"] == 0
+    mov = moved.symmetry.movement["commissure_excursion_mm"]
+    assert mov.right > 4 and mov.left < 0.5 and mov.asymmetry > NORMAL_BAND[1] and mov.flag
+    assert moved.aus["AU12"].right > au.right and moved.aus["AU12"].left == 0
 
 
 def test_closing_one_eye_gives_au43_on_that_side(photos):
@@ -204,8 +204,8 @@ def test_closing_one_eye_gives_au43_on_that_side(photos):
     q[upper, 1] = q[lower, 1] - 0.005 * _iod(face)
     edited = enrich_face(_edited(face, q))
     au = edited.aus["AU43"]
-    assert au["left"] >= PRESENT_AT and au["right"] < 0.5, au
-    assert "palpebral_fissure_mm" in edited.symmetry["flagged"]
+    assert au.left >= PRESENT_AT and au.right < 0.5, au
+    assert "palpebral_fissure_mm" in edited.symmetry.flagged
 
 
 # --- baseline ---------------------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_closing_one_eye_gives_au43_on_that_side(photos):
 def test_baseline_of_the_same_face_gives_zero(photos, analyzer):
     face = photos["astronaut_nasa"][1]
     rel = estimate_aus(face, baseline=face)
-    assert all(v["intensity"] == 0 and not v["present"] for v in rel.values())
+    assert all(v.intensity == 0 and not v.present for v in rel.values())
     analyzer.baseline = face
     try:
         result = analyzer.analyze_image(IMAGES / "astronaut_nasa.jpg")
@@ -222,8 +222,8 @@ def test_baseline_of_the_same_face_gives_zero(photos, analyzer):
         analyzer.baseline = None
     validate(json.loads(json.dumps(result.to_dict(landmarks=False))))
     again = result.faces[0]
-    assert max(v["intensity"] for v in again.aus.values()) <= 0.05
-    assert again.symmetry["baseline"] and all(abs(m["left"]) < 0.5 for m in again.symmetry["movement"].values())
+    assert max(v.intensity for v in again.aus.values()) <= 0.05
+    assert again.symmetry.baseline and all(abs(m.left) < 0.5 for m in again.symmetry.movement.values())
 
 
 def test_smile_video_au12_and_au6_rise_and_baseline_removes_resting_offset(analyzer):
@@ -235,7 +235,7 @@ def test_smile_video_au12_and_au6_rise_and_baseline_removes_resting_offset(analy
     assert calm and smile
 
     def mean(fs, code):
-        return float(np.mean([f.aus[code]["intensity"] for _, f in fs]))
+        return float(np.mean([f.aus[code].intensity for _, f in fs]))
 
     assert mean(smile, "AU12") >= mean(calm, "AU12") + 2.5
     assert mean(smile, "AU12") >= 3.0
@@ -244,16 +244,16 @@ def test_smile_video_au12_and_au6_rise_and_baseline_removes_resting_offset(analy
     # Baseline: the calmest frame before the smile (least total AU intensity; frame 224). Her relaxed mouth is
     # slightly open, so without a baseline the quiet frames around it carry a resting AU25 of about B-C; relative
     # to the baseline that offset is gone, while the smile is still scored.
-    base = min(calm, key=lambda t: sum(v["intensity"] for v in t[1].aus.values()))[1]
+    base = min(calm, key=lambda t: sum(v.intensity for v in t[1].aus.values()))[1]
     quiet = [(i, f) for i, f in frames if 208 <= i <= 228]
     rel = {i: estimate_aus(f, base) for i, f in frames}
     assert mean(quiet, "AU25") >= 1.5
-    assert float(np.mean([rel[i]["AU25"]["intensity"] for i, _ in quiet])) < 0.5
-    total = float(np.mean([sum(v["intensity"] for v in f.aus.values()) for _, f in quiet]))
-    rel_total = float(np.mean([sum(v["intensity"] for v in rel[i].values()) for i, _ in quiet]))
+    assert float(np.mean([rel[i]["AU25"].intensity for i, _ in quiet])) < 0.5
+    total = float(np.mean([sum(v.intensity for v in f.aus.values()) for _, f in quiet]))
+    rel_total = float(np.mean([sum(v.intensity for v in rel[i].values()) for i, _ in quiet]))
     assert rel_total < 0.5 * total, (total, rel_total)
-    assert float(np.mean([rel[i]["AU12"]["intensity"] for i, _ in smile])) >= 2.5
-    assert float(np.mean([rel[i]["AU06"]["intensity"] for i, _ in smile])) >= 0.5
+    assert float(np.mean([rel[i]["AU12"].intensity for i, _ in smile])) >= 2.5
+    assert float(np.mean([rel[i]["AU06"].intensity for i, _ in smile])) >= 0.5
 
 
 # --- muscles, nerves, expression --------------------------------------------------------------------------------
@@ -263,21 +263,21 @@ def test_muscles_and_nerves(photos):
     face = photos["astronaut_nasa"][1]
     assert set(face.muscles) == set(MUSCLE_NAMES) and set(face.nerves) == set(BRANCHES)
     for d in list(face.muscles.values()) + list(face.nerves.values()):
-        assert 0 <= d["left"] <= 1 and 0 <= d["right"] <= 1
+        assert 0 <= d.left <= 1 and 0 <= d.right <= 1
     zm = face.muscles["zygomaticus_major"]
-    assert zm["left"] >= 0.5 and zm["right"] >= 0.5
-    assert zm["left"] == pytest.approx(face.aus["AU12"]["left"] / 5, abs=1e-3)
+    assert zm.left >= 0.5 and zm.right >= 0.5
+    assert zm.left == pytest.approx(face.aus["AU12"].left / 5, abs=1e-3)
     for side in ("left", "right"):
-        assert face.nerves["zygomatic"][side] > face.nerves["temporal"][side]
-        assert face.nerves["cervical"][side] == 0
+        assert getattr(face.nerves["zygomatic"], side) > getattr(face.nerves["temporal"], side)
+        assert getattr(face.nerves["cervical"], side) == 0
     assert MUSCLE_BY_KEY["levator_palpebrae_superioris"].branches == {}  # oculomotor, no facial-nerve branch
 
 
 def _aus(**kw):
-    out = {c: {"intensity": 0.0, "left": 0.0, "right": 0.0, "present": False} for c in FRAME_AUS}
+    out = {c: AUValue(0.0, 0.0, 0.0, False) for c in FRAME_AUS}
     for k, v in kw.items():
         left, right = v if isinstance(v, tuple) else (v, v)
-        out[k] = {"intensity": max(left, right), "left": left, "right": right, "present": max(left, right) >= 1}
+        out[k] = AUValue(max(left, right), left, right, max(left, right) >= 1)
     return out
 
 
@@ -300,10 +300,14 @@ def test_prototypes(aus, label):
 
 def test_contempt_flag_and_opposing_aus():
     one_sided = _aus(AU12=(0, 2.5))
-    assert contempt_check(one_sided)["flag"]
-    sym = {"regions": {"palpebral_fissure_mm": {"flag": True}}}
-    assert contempt_check(one_sided, sym)["other_regions"]
-    assert not contempt_check(_aus(AU12=(4.5, 3.0)))["flag"]  # an uneven but broad smile is not contempt
+    assert contempt_check(one_sided).flag
+    sym = Symmetry(scale_mm_per_iod=60.0, scale_source="iris", pose_ok=True, baseline=False, normal_band=(0, 0.2),
+                   regions={"palpebral_fissure_mm": SymmetryRegion(9.0, 6.0, 3.0, 0.33, True)},
+                   flagged=("palpebral_fissure_mm",), flag=True)
+    assert contempt_check(one_sided, sym).other_regions
+    calm = dataclasses.replace(sym, regions={"palpebral_fissure_mm": SymmetryRegion(9.0, 8.5, 0.5, 0.06, False)})
+    assert not contempt_check(one_sided, calm).other_regions
+    assert not contempt_check(_aus(AU12=(4.5, 3.0))).flag  # an uneven but broad smile is not contempt
     # AU12 opposes sadness: the same brows and corners with a smile are no longer sad
     assert score_prototypes(_aus(AU01=2, AU04=2, AU15=2, AU12=3)).raw["sadness"] < 0.5 * score_prototypes(
         _aus(AU01=2, AU04=2, AU15=2)).raw["sadness"]
@@ -329,7 +333,9 @@ def test_json_and_table_carry_the_new_fields(photos):
     f = doc["faces"][0]
     assert f["nerves"]["zygomatic"]["left"] > 0 and f["symmetry"]["regions"]["brow_height_mm"]["left"] > 5
     assert f["expression"]["label"] == "happiness"
-    df = result.to_frame()
+    from mimetic.table import frame_from_results
+
+    df = frame_from_results([result])
     for col in ("AU12_r", "AU12_r_left", "AU12_r_right", "AU12_c", "muscle_zygomaticus_major_left",
                 "nerve_zygomatic_left", "nerve_marginal_mandibular_right", "sym_regions_commissure_height_mm_left",
                 "sym_contempt_check_flag", "expr_happiness"):
@@ -358,7 +364,7 @@ def test_muscle_map_and_bar_chart(photos, artifacts):
     for a, b in ((123, 61), (352, 291)):  # from the cheekbone toward the mouth corner, per side
         x, y = (0.55 * p[a, :2] + 0.45 * p[b, :2]).astype(int)
         side = "right" if a == 123 else "left"
-        colour = np.array(activation_colour(face.muscles["zygomaticus_major"][side]), float)
+        colour = np.array(activation_colour(getattr(face.muscles["zygomaticus_major"], side)), float)
         before, after = img[y, x].astype(float), full[y, x].astype(float)
         assert np.linalg.norm(after - colour) < np.linalg.norm(before - colour)
     assert muscle_map(face).shape[2] == 3  # no photo: dark canvas

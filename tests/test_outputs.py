@@ -24,8 +24,11 @@ from mimetic.export import JsonLinesWriter, write_json
 from mimetic.face.ibug68 import IBUG68_FROM_MEDIAPIPE
 from mimetic.render import draw_faces
 from mimetic.schema import load_schema, validate
+from mimetic.columns import (AU_INTENSITY, AU_SIDES, EXPRESSION_SCORES, FACE_TABLE, HEAD_ANGLES, TIMELINE, WINDOWS,
+                             markdown)
 from mimetic.table import BLENDSHAPE_NAMES, frame_from_results, write_table
-from mimetic.types import EXPRESSIONS, Expression, Face, FrameResult, Pose
+from mimetic.types import (EXPRESSIONS, AUValue, Expression, Face, FrameResult, Pose, Sided, Symmetry,
+                           SymmetryRegion)
 
 DATA = Path(__file__).parent / "data" / "images"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -98,15 +101,15 @@ def _enrich(face: Face, *, track_id: int | None = 3) -> Face:
         track_id=track_id,
         pose=Pose(12.0, -3.0, 1.0),
         aus={
-            "AU12": {"intensity": 2.1, "left": 2.3, "right": np.float32(1.9), "present": True},
-            "AU01": {"intensity": np.float64(0.4), "left": 0.5, "right": 0.3, "present": np.bool_(False)},
-            "AU06": {"intensity": 1.5, "left": 1.4, "right": 1.6, "present": True},
+            "AU12": AUValue(2.1, 2.3, np.float32(1.9), True),
+            "AU01": AUValue(np.float64(0.4), 0.5, 0.3, np.bool_(False)),
+            "AU06": AUValue(1.5, 1.4, 1.6, True),
         },
-        muscles={
-            "zygomaticus_major": {"left": 0.6, "right": 0.5},
-            "frontalis": {"left": 0.1, "right": np.float32(0.2)},
-        },
-        symmetry={"overall": 0.92, "regions": {"mouth": 0.88}},
+        muscles={"zygomaticus_major": Sided(0.6, 0.5), "frontalis": Sided(0.1, np.float32(0.2))},
+        nerves={"zygomatic": Sided(0.6, 0.5)},
+        symmetry=Symmetry(scale_mm_per_iod=62.5, scale_source="iris", pose_ok=True, baseline=False,
+                          normal_band=(0.0, 0.2),
+                          regions={"smile_angle_deg": SymmetryRegion(9.7, 8.0, 1.7, 0.18, False)}),
         expression=Expression("happiness", scores),
     )
 
@@ -139,18 +142,19 @@ def test_table_columns_and_values(rich, detected):
             "face_x", "face_y", "face_width", "face_height", "pose_Rx", "pose_Ry", "pose_Rz",
             "pose_yaw", "pose_pitch", "pose_roll", "pose_Tx", "pose_Ty", "pose_Tz"]  # fmt: skip
     assert cols[: len(head)] == head
-    assert cols[len(head)] == "x_0" and "y_67" in cols and "Z_67" in cols
-    assert not any(c.startswith("mesh_") for c in cols)
+    assert cols[len(head)] == "x_0" and "y_67" in cols and "z_rel_67" in cols
+    assert not any(c.startswith(("mesh_", "Z_")) for c in cols)  # OpenFace's Z_<i> are millimetres: not ours
     for name in BLENDSHAPE_NAMES:
         assert f"bs_{name}" in cols
     assert "bs__neutral" in cols and "bs_mouthSmileLeft" in cols
-    # AUs sorted by number, four columns each.
+    # AUs sorted by number, in OpenFace's layout: every intensity, then the sides, then every presence.
     au_cols = [c for c in cols if c.startswith("AU")]
-    assert au_cols[:4] == ["AU01_r", "AU01_r_left", "AU01_r_right", "AU01_c"]
-    assert [c for c in au_cols if c.endswith("_r")] == ["AU01_r", "AU06_r", "AU12_r"]
+    assert au_cols == ["AU01_r", "AU06_r", "AU12_r", "AU01_r_left", "AU06_r_left", "AU12_r_left", "AU01_r_right",
+                       "AU06_r_right", "AU12_r_right", "AU01_c", "AU06_c", "AU12_c"]
     assert cols[-9:] == ["expression"] + [f"expr_{e}" for e in EXPRESSIONS]
     assert "muscle_zygomaticus_major_left" in cols and "muscle_frontalis_right" in cols
-    assert "sym_overall" in cols and "sym_regions_mouth" in cols
+    assert "nerve_zygomatic_left" in cols
+    assert "sym_scale_mm_per_iod" in cols and "sym_regions_smile_angle_deg_asymmetry" in cols
 
     face = rich.faces[0]
     row = df.iloc[0]
@@ -161,18 +165,17 @@ def test_table_columns_and_values(rich, detected):
     assert row["x_0"] == pytest.approx(float(face.landmarks68[0, 0]))
     assert row["y_0"] == pytest.approx(float(face.landmarks68[0, 1]))
     assert row["x_30"] == pytest.approx(float(face.landmarks[IBUG68_FROM_MEDIAPIPE[30], 0]))
-    assert row["Z_67"] == pytest.approx(float(face.landmarks68[67, 2]))
+    assert row["z_rel_67"] == pytest.approx(float(face.landmarks68[67, 2]))
     assert row["face_width"] == pytest.approx(face.box[2])
     assert row["pose_yaw"] == 12.0 and row["pose_pitch"] == -3.0 and row["pose_roll"] == 1.0
-    # OpenFace signs: Rx = pitch, Ry = yaw, Rz = roll, in radians about x right / y down / z forward.
-    assert row["pose_Rx"] == pytest.approx(math.radians(3.0))
-    assert row["pose_Ry"] == pytest.approx(math.radians(-12.0))
-    assert row["pose_Rz"] == pytest.approx(math.radians(-1.0))
-    assert row["pose_Tz"] == pytest.approx(float(face.matrix[2, 3])) and row["pose_Tz"] < 0
+    # pose_T*: MediaPipe's translation (cm, y up, z toward the viewer) in mm, OpenFace's axes (y down, z forward).
+    t = face.matrix[:3, 3].astype(float)
+    assert [row["pose_Tx"], row["pose_Ty"], row["pose_Tz"]] == pytest.approx([10 * t[0], -10 * t[1], -10 * t[2]])
     assert row["bs_mouthSmileLeft"] == pytest.approx(face.blendshapes["mouthSmileLeft"])
     assert row["AU12_r"] == pytest.approx(2.1) and row["AU12_r_right"] == pytest.approx(1.9)
     assert row["AU12_c"] == 1 and row["AU01_c"] == 0
-    assert row["muscle_frontalis_right"] == pytest.approx(0.2)
+    assert row["muscle_frontalis_right"] == pytest.approx(0.2) and row["nerve_zygomatic_right"] == 0.5
+    assert row["sym_regions_smile_angle_deg_left"] == 9.7 and row["sym_pose_ok"] == 1
     assert row["expression"] == "happiness" and row["expr_happiness"] == pytest.approx(0.93)
 
     # The two_people faces carry no AUs/expression: NaN/NA, not errors; face ids count within the frame.
@@ -183,13 +186,136 @@ def test_table_columns_and_values(rich, detected):
     assert df["track_id"].dtype == "Int64" and df["frame"].dtype == "Int64"
 
 
+def _dtype_ok(series: pd.Series, dtype: str) -> bool:
+    if dtype == "str":
+        return pd.api.types.is_string_dtype(series.dtype)
+    return str(series.dtype) == dtype
+
+
+def test_table_columns_are_the_schema(rich, detected):
+    """Every column of the table is the schema's, in its order and dtype; each belongs to exactly one group."""
+    keys = {"au_intensity": ["AU01", "AU06", "AU12"], "au_sides": ["AU01", "AU06", "AU12"],
+            "au_presence": ["AU01", "AU06", "AU12"], "muscles": ["zygomaticus_major", "frontalis"],
+            "nerves": ["zygomatic"],
+            "symmetry": ["scale_mm_per_iod", "pose_ok", "baseline", "regions_smile_angle_deg_left",
+                         "regions_smile_angle_deg_right", "regions_smile_angle_deg_difference",
+                         "regions_smile_angle_deg_asymmetry", "regions_smile_angle_deg_flag", "flag"]}
+    for mesh in (False, True):
+        df = frame_from_results([rich, detected["two_people"]], mesh=mesh)
+        assert list(df.columns) == FACE_TABLE.names(keys, optional=["mesh"] if mesh else [])
+        for name in df.columns:
+            groups = [g for g in FACE_TABLE.groups if g.match(name) is not None]
+            assert len(groups) == 1, (name, [g.name for g in groups])
+            column, _ = groups[0].match(name)
+            assert _dtype_ok(df[name], column.dtype), (name, df[name].dtype, column.dtype)
+    bare = frame_from_results([detected["astronaut_nasa"]])  # no AUs, muscles, nerves or symmetry
+    assert list(bare.columns) == FACE_TABLE.names()
+    assert list(frame_from_results([]).columns) == FACE_TABLE.names()
+    # Lookups by group, as the timelines use them.
+    assert AU_INTENSITY.find(df.columns) == {"AU01": "AU01_r", "AU06": "AU06_r", "AU12": "AU12_r"}
+    assert list(EXPRESSION_SCORES.find(df.columns)) == list(EXPRESSIONS)
+    assert HEAD_ANGLES.find(df.columns) == {"yaw": "pose_yaw", "pitch": "pose_pitch", "roll": "pose_roll"}
+    assert FACE_TABLE.group_of("AU12_r_left") is AU_SIDES and FACE_TABLE.group_of("Z_0") is None
+    keep = FACE_TABLE.selector("identity", "au_intensity")
+    assert keep("frame") and keep("AU12_r") and not keep("AU12_c") and not keep("expr_happiness")
+
+
+def _rot(axis: str, rad: float) -> np.ndarray:
+    c, s = math.cos(rad), math.sin(rad)
+    return {"x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]), "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+            "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])}[axis]
+
+
+def test_table_openface_columns_known_geometry(detected):
+    """pose_R*/pose_T* from a facial transformation matrix built from a known OpenFace pose."""
+    from mimetic.face.pose import pose_from_matrix
+
+    base = detected["astronaut_nasa"].faces[0]
+    flip = np.diag([1.0, -1.0, -1.0])  # OpenFace axes (x right, y down, z forward) <-> MediaPipe's (y up, z back)
+
+    def face_at(rx: float, ry: float, rz: float, t_mm) -> Face:
+        r_openface = _rot("x", rx) @ _rot("y", ry) @ _rot("z", rz)  # OpenFace's R = Rx * Ry * Rz
+        m = np.eye(4)
+        m[:3, :3] = flip @ r_openface @ flip
+        m[:3, 3] = flip @ np.asarray(t_mm, float) / 10.0  # MediaPipe: centimetres
+        return dataclasses.replace(base, matrix=m.astype(np.float32), pose=pose_from_matrix(m))
+
+    # A head 60 cm in front of the camera, 5 cm right of and 3 cm above the optical axis, turned and tilted.
+    face = face_at(0.2, -0.35, 0.1, (50.0, -30.0, 600.0))
+    assert face.matrix[2, 3] == pytest.approx(-60.0)  # MediaPipe: the face is at z < 0, in cm
+    row = frame_from_results([FrameResult("<array>", 512, 512, (face,))]).iloc[0]
+    assert [row["pose_Tx"], row["pose_Ty"], row["pose_Tz"]] == pytest.approx([50.0, -30.0, 600.0], abs=1e-3)
+    assert [row["pose_Rx"], row["pose_Ry"], row["pose_Rz"]] == pytest.approx([0.2, -0.35, 0.1], abs=1e-5)
+
+    # One rotation at a time: OpenFace's signs, and the Mimetic angles (degrees) with theirs.
+    chin_up, own_right, clockwise = (face_at(-0.3, 0, 0, (0, 0, 600)), face_at(0, 0.3, 0, (0, 0, 600)),
+                                     face_at(0, 0, 0.3, (0, 0, 600)))
+    df = frame_from_results([FrameResult("<array>", 512, 512, (chin_up, own_right, clockwise))])
+    assert df.loc[0, "pose_Rx"] == pytest.approx(-0.3, abs=1e-5) and df.loc[0, "pose_pitch"] > 0  # face points up
+    assert df.loc[1, "pose_Ry"] == pytest.approx(0.3, abs=1e-5) and df.loc[1, "pose_yaw"] < 0  # nose to image left
+    assert df.loc[2, "pose_Rz"] == pytest.approx(0.3, abs=1e-5) and df.loc[2, "pose_roll"] < 0  # clockwise
+    for i, (r, a) in enumerate((("pose_Rx", "pose_pitch"), ("pose_Ry", "pose_yaw"), ("pose_Rz", "pose_roll"))):
+        assert df.loc[i, r] == pytest.approx(-math.radians(df.loc[i, a]), abs=1e-5)
+
+
+def test_table_openface_columns_real_faces():
+    """A real face (single_face.jpg, centred) pasted into a corner of a canvas twice its size: it appears half as
+    large, so twice as far (pose_Tz), and off the optical axis by what its position in the image says, in mm: right
+    and down are positive (pose_Tx, pose_Ty). MediaPipe's camera has a 63° vertical field of view."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    from mimetic.face.pose import pose_from_matrix
+
+    img = np.asarray(Image.open(DATA / "single_face.jpg").convert("RGB"))
+    h, w = img.shape[:2]
+    canvases = {"full": img}
+    for name, (y0, x0) in {"top_left": (0, 0), "bottom_right": (h, w)}.items():
+        c = np.full((2 * h, 2 * w, 3), 128, np.uint8)
+        c[y0 : y0 + h, x0 : x0 + w] = img
+        canvases[name] = c
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=_model_path()), running_mode=vision.RunningMode.IMAGE,
+        num_faces=1, output_face_blendshapes=True, output_facial_transformation_matrixes=True)
+    rows = {}
+    with vision.FaceLandmarker.create_from_options(options) as landmarker:
+        for name, c in canvases.items():
+            H, W = c.shape[:2]
+            res = landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(c)))
+            assert len(res.face_landmarks) == 1, name
+            (faces,) = [_faces_from(res, W, H)]
+            face = dataclasses.replace(faces[0], pose=pose_from_matrix(faces[0].matrix))
+            row = frame_from_results([FrameResult(name, W, H, (face,))]).iloc[0]
+            # Where the head's centre projects: x = f * Tx / Tz, f the focal length in pixels.
+            f = (H / 2) / math.tan(math.radians(63 / 2))
+            cx, cy = face.box[0] + face.box[2] / 2, face.box[1] + face.box[3] / 2
+            assert row["pose_Tx"] == pytest.approx((cx - W / 2) * row["pose_Tz"] / f, rel=0.15, abs=20), name
+            assert row["pose_Ty"] == pytest.approx((cy - H / 2) * row["pose_Tz"] / f, rel=0.15, abs=20), name
+            rows[name] = row
+    full, tl, br = rows["full"], rows["top_left"], rows["bottom_right"]
+    # A ~14 cm wide face filling a third of the frame: some 35-40 cm from the camera (a webcam close-up).
+    assert 250 < full["pose_Tz"] < 600
+    assert abs(full["pose_Tx"]) < 30 and abs(full["pose_Ty"]) < 30  # centred
+    for r in (tl, br):
+        assert r["pose_Tz"] / full["pose_Tz"] == pytest.approx(2.0, rel=0.1)
+        assert 150 < abs(r["pose_Tx"]) < 350 and 150 < abs(r["pose_Ty"]) < 350
+    assert tl["pose_Tx"] < 0 and tl["pose_Ty"] < 0  # left of and above the optical axis
+    assert br["pose_Tx"] > 0 and br["pose_Ty"] > 0  # right of and below it
+    # Rotation in radians, OpenFace's signs: the negated Mimetic angles (degrees) for these near-frontal faces.
+    for r in (full, tl, br):
+        assert r["pose_Rx"] == pytest.approx(-math.radians(r["pose_pitch"]), abs=0.03)
+        assert r["pose_Ry"] == pytest.approx(-math.radians(r["pose_yaw"]), abs=0.03)
+        assert r["pose_Rz"] == pytest.approx(-math.radians(r["pose_roll"]), abs=0.03)
+
+
 def test_table_mesh_columns(rich):
     df = frame_from_results([rich], mesh=True)
     face = rich.faces[0]
     assert "mesh_x_0" in df and "mesh_z_477" in df
-    assert df.columns.get_loc("mesh_x_0") == df.columns.get_loc("Z_67") + 1
+    assert df.columns.get_loc("mesh_x_0") == df.columns.get_loc("z_rel_67") + 1
     assert df.loc[0, "mesh_x_477"] == pytest.approx(float(face.landmarks[477, 0]))
     assert df.loc[0, "mesh_y_10"] == pytest.approx(float(face.landmarks[10, 1]))
+    assert df.loc[0, "mesh_z_10"] == pytest.approx(float(face.landmarks[10, 2]))
 
 
 def test_table_video_and_empty_frames(detected):
@@ -203,8 +329,52 @@ def test_table_video_and_empty_frames(detected):
     gap = full.iloc[2]
     assert gap["timestamp"] == pytest.approx(2 / 25)
     assert pd.isna(gap["face_id"]) and math.isnan(gap["x_0"]) and math.isnan(gap["AU12_r"])
+    assert math.isnan(gap["pose_Tz"]) and math.isnan(gap["pose_Rx"])
     assert list(full.columns) == list(df.columns)
     assert frame_from_results([]).empty
+
+
+def test_table_sink_keeps_late_faces(detected, tmp_path, monkeypatch):
+    """A video that starts without a face: the streamed table still gets the AU columns of the later faces."""
+    from mimetic.batch import sinks
+
+    monkeypatch.setattr(sinks, "CHUNK", 3)
+    face = _enrich(detected["astronaut_nasa"].faces[0])
+    frames = [FrameResult("clip.mp4", 512, 512, (face,) if i >= 7 else (), frame_index=i, timestamp=i / 25)
+              for i in range(10)]
+    for suffix in ("csv", "parquet"):
+        with sinks.TableSink(tmp_path / f"t.{suffix}", include_empty=True) as sink:
+            for r in frames:
+                sink.add(r)
+        back = pd.read_csv(tmp_path / "t.csv") if suffix == "csv" else pd.read_parquet(tmp_path / "t.parquet")
+        assert list(back.columns) == list(frame_from_results(frames, include_empty=True).columns)
+        assert list(back["frame"]) == list(range(10)) and back["AU12_r"].iloc[-1] == pytest.approx(2.1)
+
+
+def test_timeline_columns_are_the_schema(detected):
+    from mimetic.video.timeline import TimelineBuilder
+
+    builder = TimelineBuilder(source="clip.mp4", keep_crops=False)
+    for r in _video(detected):
+        builder.add(r)
+    tl = builder.finish()
+    keys = {"au_intensity": ["AU01", "AU06", "AU12"]}
+    per_frame = tl.to_frame()
+    assert list(per_frame.columns) == TIMELINE.names(keys)
+    assert list(tl.windows(0.1).columns) == WINDOWS.names(keys)
+    assert per_frame["AU12_r"].iloc[0] == pytest.approx(2.1) and per_frame["pose_yaw"].iloc[0] == pytest.approx(12)
+
+
+def test_table_docs_are_generated_from_the_schema():
+    """docs/tables.md lists every column with its unit; regenerate with mimetic.columns.update_docs()."""
+    text = (Path(__file__).parents[1] / "docs" / "tables.md").read_text()
+    assert markdown() in text, "docs/tables.md is stale: run python -c 'import mimetic.columns as c; c.update_docs()'"
+    for t in (FACE_TABLE, TIMELINE, WINDOWS):
+        for g in t.groups:
+            for c in g.columns:
+                assert c.unit or c.dtype in ("str", "Int64", "int64"), c.name  # numbers have units
+    for c in ("pose_Tx", "pose_Tz", "pose_Rx", "AUxx_r", "AUxx_c", "x_<i>", "z_rel_<i>"):
+        assert f"`{c}`" in text
 
 
 def test_table_csv_parquet_round_trip(rich, detected, tmp_path):
@@ -228,10 +398,6 @@ def test_table_csv_parquet_round_trip(rich, detected, tmp_path):
         write_table(df, tmp_path / "t.csv", fmt="feather")
 
 
-def test_to_frame_uses_table(rich):
-    assert list(rich.to_frame().columns) == list(frame_from_results([rich]).columns)
-
-
 # --- JSON and schema -----------------------------------------------------------------------------------------------
 
 
@@ -239,6 +405,48 @@ def test_schema_is_valid_draft_2020_12():
     schema = load_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_schema_file_is_generated_from_the_types():
+    import mimetic.schema
+    from mimetic.schema import SCHEMA_FILE, generate_schema, schema_text
+    from mimetic.types import SCHEMA_VERSION
+
+    committed = Path(mimetic.schema.__file__).with_name(SCHEMA_FILE).read_text(encoding="utf-8")
+    generated = generate_schema()
+    assert committed == schema_text(generated), \
+        "result.schema.json is stale: python -c 'import mimetic.schema as s; s.write_schema()'"
+    defs = generated["$defs"]
+    assert defs["ResultDocument"]["properties"]["schema_version"]["const"] == SCHEMA_VERSION
+    # every field of the result types is in the schema, with the types' constraints
+    for cls in (AUValue, Sided, Symmetry, SymmetryRegion):
+        assert list(defs[cls.__name__]["properties"]) == [f.name for f in dataclasses.fields(cls)]
+    assert defs["AUValue"]["properties"]["intensity"]["maximum"] == 5
+    assert defs["FaceDocument"]["properties"]["symmetry"]["anyOf"][0] == {"$ref": "#/$defs/Symmetry"}
+
+
+def test_real_documents_validate(detected, tmp_path):
+    """Documents of the fixtures run through the per-face stages (AUs, muscles, nerves, symmetry with its
+    contempt check, expression), with and without a baseline face, validate against the generated schema."""
+    from mimetic.stages import enrich_face
+
+    neutral = detected["two_people"].faces[0]
+    docs = []
+    for name, r in detected.items():
+        for baseline in (None, neutral):
+            faces = tuple(enrich_face(f, baseline=baseline) for f in r.faces)
+            enriched = dataclasses.replace(r, faces=faces)
+            docs.append(_strict(write_json(enriched, tmp_path / f"{name}.json").read_text()))
+            validate(json.loads(json.dumps(enriched.to_dict(landmarks=False))))
+    for doc in docs:
+        validate(doc)
+        for f in doc["faces"]:
+            assert set(f["aus"]) >= {"AU01", "AU12", "AU43"} and set(f["nerves"]) >= {"zygomatic", "buccal"}
+            assert f["symmetry"]["contempt_check"]["flag"] in (True, False)
+    moved = docs[1]["faces"][0]["symmetry"]
+    assert moved["baseline"] and set(moved["movement"]) == set(moved["regions"])
+    assert docs[0]["faces"][0]["symmetry"]["movement"] is None
+
 
 
 def test_image_json_validates(rich, detected, tmp_path):
@@ -307,13 +515,35 @@ def test_schema_rejects_wrong_documents(rich):
             pytest.fail(f"schema accepted a document with {label}")
 
 
-def test_json_rejects_nan(rich, tmp_path):
+def _strict(text: str):
+    """Parse JSON as the standard has it: NaN / Infinity tokens are an error (Python's json allows them)."""
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_writes_nan_as_null(rich, tmp_path):
+    """One serialiser for result files, JSON Lines and the web: NaN and infinities become null, never bad JSON."""
+    from starlette.responses import JSONResponse as StarletteJSON
+
+    from mimetic.export import dumps
+    from mimetic.web.responses import JSONResponse
+
     face = rich.faces[0]
-    aus = {"AU12": {"intensity": float("nan"), "left": 0.0, "right": 0.0, "present": False}}
-    bad = dataclasses.replace(rich, faces=(dataclasses.replace(face, aus=aus),))
-    with pytest.raises(ValueError):
-        write_json(bad, tmp_path / "nan.json")
-    assert not any(tmp_path.iterdir())
+    nan, inf = float("nan"), float("inf")
+    aus = {"AU12": AUValue(nan, 0.0, inf, False)}
+    bad = dataclasses.replace(rich, faces=(dataclasses.replace(face, aus=aus, pose=Pose(nan, 0.0, 0.0)),))
+    doc = _strict(write_json(bad, tmp_path / "nan.json").read_text())
+    assert doc["faces"][0]["aus"]["AU12"] == {"intensity": None, "left": 0.0, "right": None, "present": False}
+    assert doc["faces"][0]["pose"]["yaw"] is None
+    with JsonLinesWriter(tmp_path / "nan.jsonl", landmarks=False) as out:
+        out.write(bad)
+    assert _strict((tmp_path / "nan.jsonl").read_text())["faces"][0]["aus"]["AU12"]["right"] is None
+    body = JSONResponse({"x": [np.float32(nan), -inf, np.float32(0.25)]}).body
+    assert _strict(body) == {"x": [None, None, 0.25]} and body == dumps({"x": [nan, -inf, 0.25]}).encode()
+    with pytest.raises(ValueError):  # what the web app would do without Mimetic's response class
+        StarletteJSON({"x": nan})
 
 
 def test_json_lines_writer(detected, tmp_path):

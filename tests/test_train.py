@@ -207,9 +207,33 @@ def test_prepare_caches_and_resumes(tiny_npz, cache_dir):
     assert not flat["found"][0]
 
 
+def test_prepare_command(tiny_npz, tmp_path):
+    """`mimetic train prepare` fills a cache and says what it found."""
+    from mimetic.train.prepare import CropCache
+
+    src = ds.read_ferplus(tiny_npz)
+    r = _mimetic("train", "prepare", tiny_npz, "--size", SIZE, "--cache-dir", tmp_path, "-q")
+    assert r.exit_code == 0, r.output
+    assert f"aligned {src.n_images} images" in r.output
+    stats = json.loads(r.output.strip().splitlines()[-1])
+    cache = CropCache(src, tmp_path, size=SIZE)
+    assert stats == cache.stats() and not cache.missing()
+    missing = _mimetic("train", "prepare", tmp_path / "absent.npz", "--cache-dir", tmp_path)
+    assert missing.exit_code == 1 and "absent.npz" in missing.output
+
+
 # -- training, checkpoints, resume, export ---------------------------------------------------------------------
+def _mimetic(*args):
+    """Run the ``mimetic`` command in-process."""
+    from typer.testing import CliRunner
+
+    from mimetic.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
 def _data(tiny_npz, cache_dir):
-    from mimetic.train.cli_impl import load_training_data
+    from mimetic.train.run import load_training_data
 
     td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False)
     return td
@@ -367,8 +391,9 @@ def test_export_onnx_agrees_with_torch(tiny_npz, cache_dir, tmp_path, analyzer):
     assert np.allclose(p, flip.predict(td.valid_x[:3, :, ::-1]), atol=1e-6)
 
 
-def test_cli_train_and_evaluate(tiny_npz, cache_dir, tmp_path):
-    from mimetic.train.cli_impl import evaluate, train
+def test_train_run_and_evaluate(tiny_npz, cache_dir, tmp_path):
+    from mimetic.train.evaluate import evaluate_model as evaluate
+    from mimetic.train.run import train
 
     out = tmp_path / "run"
     summary = train(tiny_npz, out, epochs=1, batch_size=16, threads=1, seed=1, size=SIZE, cache_dir=cache_dir,
@@ -377,7 +402,7 @@ def test_cli_train_and_evaluate(tiny_npz, cache_dir, tmp_path):
     assert json.loads((out / "summary.json").read_text())["epochs_done"] == 1
     lines: list[str] = []
     res = evaluate(out / "expression.onnx", tiny_npz, tmp_path / "eval", cache_dir=cache_dir, progress=False,
-                   echo=lines.append)
+                   log=lines.append)
     assert set(res) == {"ferplus_test", "fer2013_private", "fer2013_private_confident"}
     assert res["ferplus_test"]["n"] == int((ds.read_ferplus(tiny_npz).split == "test").sum())
     assert len(res["fer2013_private"]["recall"]) == 7
@@ -385,7 +410,7 @@ def test_cli_train_and_evaluate(tiny_npz, cache_dir, tmp_path):
         assert 0 <= r["accuracy"] <= 1 and (tmp_path / "eval" / f"confusion_{r['name']}.png").is_file()
     assert (tmp_path / "eval" / "metrics.json").is_file() and any("macro-F1" in s for s in lines)
     res_pt = evaluate(out / "best.pt", tiny_npz, tmp_path / "eval_pt", cache_dir=cache_dir, progress=False,
-                      echo=lambda s: None)
+                      log=lambda s: None)
     assert res_pt["ferplus_test"]["accuracy"] == pytest.approx(res["ferplus_test"]["accuracy"])
 
 
@@ -393,7 +418,8 @@ def test_auxiliary_fer2013_head_fine_tunes_exports_and_evaluates(tiny_npz, cache
     """A run with the FER2013-label head, started from another run's weights: the loss of that head falls, the
     ONNX file has both outputs (agreeing with torch), and `evaluate` scores the FER2013 sets with that head."""
     from mimetic.expression.model import ExpressionModel
-    from mimetic.train.cli_impl import evaluate, load_training_data, train
+    from mimetic.train.evaluate import evaluate_model as evaluate
+    from mimetic.train.run import load_training_data, train
     from mimetic.train.datasets import FER2013_CLASSES
     from mimetic.train.loop import AugConfig, fit, load_checkpoint, model_from_checkpoint, predict_aux_probs
 
@@ -428,7 +454,7 @@ def test_auxiliary_fer2013_head_fine_tunes_exports_and_evaluates(tiny_npz, cache
     best, _ = model_from_checkpoint(out / "best.pt")
     assert np.abs(pa - predict_aux_probs(best, td.valid_x)).max() <= 1e-4
     res = evaluate(out / "expression.onnx", tiny_npz, tmp_path / "eval", cache_dir=cache_dir, progress=False,
-                   echo=lambda s: None)
+                   log=lambda s: None)
     # the FER2013 figures are the auxiliary head's: recompute them from predict_aux directly
     from mimetic.train.evaluate import evaluation_sets
     from mimetic.train.prepare import prepare
@@ -452,20 +478,31 @@ def test_geometric_model_fusion_and_ship_end_to_end(tiny_npz, cache_dir, tmp_pat
     cached landmarks, the fusion fitted on validation (both decisions), the test-set evaluation, and the files
     copied into a models folder that FusedExpression then loads with its hash checks."""
     from mimetic.expression.fusion import Fusion, FusedExpression, file_sha256
-    from mimetic.train.cli_impl import train
     from mimetic.train.geometric import train_geometric
-    from mimetic.train.ship import ship
+    from mimetic.train.run import train
 
     quiet = lambda s: None  # noqa: E731
     train(tiny_npz, tmp_path / "cnn", epochs=2, batch_size=16, threads=1, seed=1, size=SIZE, cache_dir=cache_dir,
           progress=False, aux_labels="fer2013", echo=quiet)
     g = train_geometric(tiny_npz, tmp_path / "geo", epochs=3, cache_dir=cache_dir, echo=quiet)
     assert g["train"] > 0 and g["torch_vs_onnxruntime"] <= 1e-5 and 1 <= g["best_epoch"] <= 3
+    # the same steps as commands: `mimetic train geometric` gives the same model, `fuse` the fusion that ships
+    r = _mimetic("train", "geometric", tiny_npz, "--out", tmp_path / "geo_cli", "--epochs", "3", "--cache-dir",
+                 cache_dir)
+    assert r.exit_code == 0, r.output
+    again = json.loads((tmp_path / "geo_cli" / "geometric_summary.json").read_text())
+    assert again["best_epoch"] == g["best_epoch"] and again["valid_accuracy"] == g["valid_accuracy"]
+    r = _mimetic("train", "fuse", "--cnn", tmp_path / "cnn" / "expression.onnx", "--geo", g["onnx"], "--data",
+                 tiny_npz, "--out", tmp_path / "fuse_cli", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
+    assert "| FER+ test" in r.output and (tmp_path / "fuse_cli" / "eval" / "results.md").is_file()
     models = tmp_path / "models"
-    summary = ship(tmp_path / "cnn" / "expression.onnx", tiny_npz, geo=g["onnx"], models_dir=models,
-                   out=tmp_path / "ship", cache_dir=cache_dir, log=quiet)
+    r = _mimetic("train", "ship", "--cnn", tmp_path / "cnn" / "expression.onnx", "--data", tiny_npz, "--geo",
+                 g["onnx"], "--models-dir", models, "--out", tmp_path / "ship", "--cache-dir", cache_dir)
+    assert r.exit_code == 0, r.output
     fusion = Fusion.load(models / "expression_fusion.json")
-    assert summary["mode"] == fusion.mode and fusion.mode in ("fused", "cnn")
+    assert f"shipped ({fusion.mode}) into {models}" in r.output and fusion.mode in ("fused", "cnn")
+    assert Fusion.load(tmp_path / "fuse_cli" / "expression_fusion.json").weight == pytest.approx(fusion.weight)
     assert fusion.cnn_sha256 == file_sha256(models / "expression.onnx")
     assert fusion.geometric_sha256 == file_sha256(models / "expression_geometric.onnx")
     acc = fusion.info["accuracy"]
@@ -478,6 +515,7 @@ def test_geometric_model_fusion_and_ship_end_to_end(tiny_npz, cache_dir, tmp_pat
     assert same or fusion.aux["mode"] == "fused"  # "head": the fused FER2013 figures are the head's
     card = (models / "MODEL_CARD.md").read_text()
     assert aux["decision"] in card and "FER+ test" in card
+    assert "mimetic train fit " in card and "python -m" not in card  # the card's commands are the CLI's
     loaded = FusedExpression(models / "expression.onnx", models / "expression_geometric.onnx",
                              models / "expression_fusion.json")
     assert loaded.mode == fusion.mode
@@ -486,9 +524,8 @@ def test_geometric_model_fusion_and_ship_end_to_end(tiny_npz, cache_dir, tmp_pat
 def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
     """Two runs exported as one ONNX file: its probabilities (both heads) are the mean of the members'."""
     from mimetic.expression.model import ExpressionModel
-    from mimetic.train.cli_impl import load_training_data
+    from mimetic.train.run import load_training_data
     from mimetic.train.export import export_ensemble
-    from mimetic.train.export import main as export_main
     from mimetic.train.loop import fit, model_from_checkpoint, predict_aux_probs, predict_probs
 
     td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="fer2013")
@@ -507,7 +544,9 @@ def test_ensemble_export_averages_its_members(tiny_npz, cache_dir, tmp_path):
     assert np.abs(single - mean).max() > 1e-3  # the members differ, so the average is not just one of them
     with pytest.raises(ValueError, match="at least two"):
         export_ensemble(runs[:1], tmp_path / "one.onnx")
-    assert export_main([str(runs[0]), str(runs[1]), "--out", str(tmp_path / "cli.onnx")]) == 0
+    r = _mimetic("train", "export", runs[0], runs[1], "--out", tmp_path / "cli.onnx")
+    assert r.exit_code == 0, r.output
+    assert "torch vs onnxruntime max |diff|" in r.output
     assert np.abs(ExpressionModel(tmp_path / "cli.onnx").predict(td.valid_x) - mean).max() <= 1e-4
     # a member without the auxiliary head strengthens the main head only
     plain = fit(_data(tiny_npz, cache_dir), _cfg(tmp_path / "plain", epochs=1, seed=5), echo=lambda s: None)["last"]
@@ -522,9 +561,8 @@ def test_mirror_export_and_int8_quantization(tiny_npz, cache_dir, tmp_path):
     """--mirror: the graph averages a crop with its mirror image (symmetric by construction, equal to the mean of
     torch on both); --int8: a smaller quantized file that keeps the metadata and nearly the same predictions."""
     from mimetic.expression.model import ExpressionModel
-    from mimetic.train.cli_impl import load_training_data
+    from mimetic.train.run import load_training_data
     from mimetic.train.export import export_checkpoint
-    from mimetic.train.export import main as export_main
     from mimetic.train.loop import fit, model_from_checkpoint, predict_aux_probs, predict_probs
     from mimetic.train.quantize import compare, quantize_int8, training_crops
 
@@ -554,16 +592,26 @@ def test_mirror_export_and_int8_quantization(tiny_npz, cache_dir, tmp_path):
         quantize_int8(tmp_path / "int8.onnx", tmp_path / "again.onnx", crops)
     with pytest.raises(ValueError, match="crops"):
         quantize_int8(out, tmp_path / "none.onnx", crops[:0])
-    # the export command does both in one go
-    assert export_main([str(run), "--out", str(tmp_path / "cli.onnx"), "--mirror", "--int8", str(tiny_npz),
-                        "--cache-dir", str(cache_dir), "--calibration", "40"]) == 0
+    # `mimetic train export --int8` does both in one go; `mimetic train quantize` the second step alone
+    r = _mimetic("train", "export", run, "--out", tmp_path / "cli.onnx", "--mirror", "--int8", tiny_npz,
+                 "--cache-dir", cache_dir, "--calibration", "40")
+    assert r.exit_code == 0, r.output
+    assert "quantized" in r.output and "on 40 crops" in r.output
     cli = ExpressionModel(tmp_path / "cli.onnx")
     assert "int8" in cli.metadata["quantization"] and cli.metadata["mirror_average"] == "1"
+    r = _mimetic("train", "quantize", out, "--data", tiny_npz, "--out", tmp_path / "q.onnx", "--cache-dir", cache_dir,
+                 "--calibration", "40")
+    assert r.exit_code == 0, r.output
+    assert "int8" in ExpressionModel(tmp_path / "q.onnx").metadata["quantization"]
+    again = _mimetic("train", "quantize", tmp_path / "q.onnx", "--data", tiny_npz, "--out", tmp_path / "q2.onnx",
+                     "--cache-dir", cache_dir)
+    assert again.exit_code == 1 and "already quantized" in again.output
 
 
 def test_metrics_match_scikit_learn():
     sk = pytest.importorskip("sklearn.metrics")
-    from mimetic.train.evaluate import metrics, remap_probs
+    from mimetic.train.evaluate import remap_probs
+    from mimetic.train.metrics import metrics
 
     rng = np.random.default_rng(0)
     y, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)

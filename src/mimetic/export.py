@@ -1,15 +1,18 @@
 """Results as JSON: one document per image, one per video (all frames), or JSON Lines streamed frame by frame.
 
 Every file is written atomically (``mimetic.media.atomic``): a reader sees the old file or the complete new one,
-and a failure leaves no partial output. The documents follow ``mimetic/schema/result.schema.json``. Values are
-written with ``allow_nan=False``: a NaN or infinity in a result raises ``ValueError`` instead of producing
-invalid JSON. numpy scalars and arrays inside results (e.g. in ``Face.aus``) are converted to plain JSON values.
+and a failure leaves no partial output. The documents follow ``mimetic/schema/result.schema.json`` (generated
+from the result types, :mod:`mimetic.schema`).
+
+:func:`dumps` is the one JSON serialiser of Mimetic: these files, the CLI's JSON output, the web API's responses
+and the WebSocket messages all go through it. NaN and infinities are written as ``null`` (JSON has no NaN; a
+reader gets "no value" instead of invalid JSON or an error halfway through a video). numpy scalars and arrays,
+tuples, sets, dates and the result dataclasses (``mimetic.types``) become plain JSON values.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +20,7 @@ from types import TracebackType
 from typing import IO, Any
 
 import numpy as np
+import pydantic_core
 
 from mimetic.media.atomic import atomic_path, atomic_write_text
 from mimetic.types import SCHEMA_VERSION, FrameResult
@@ -25,7 +29,7 @@ __all__ = ["JsonLinesWriter", "dumps", "video_document", "write_json"]
 
 
 def _default(obj: Any) -> Any:
-    """``json`` fallback for numpy values (``np.float64`` is a ``float`` already and never gets here)."""
+    """Fallback for numpy values (``np.float64`` is a ``float`` already and never gets here)."""
     if isinstance(obj, np.floating):
         # str() gives the shortest decimal that round-trips in the value's own precision (0.3, not 0.30000001).
         return float(str(obj)) if obj.dtype.itemsize < 8 else float(obj)
@@ -35,15 +39,17 @@ def _default(obj: Any) -> Any:
         return bool(obj)
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
 def dumps(doc: Any, *, indent: int | None = None) -> str:
-    """``json.dumps`` with Mimetic's settings: strict (no NaN), numpy-aware, UTF-8 text kept as is."""
-    separators = (",", ":") if indent is None else (",", ": ")
-    return json.dumps(doc, default=_default, allow_nan=False, ensure_ascii=False, indent=indent, separators=separators)
+    """``doc`` as JSON text: compact (or indented by ``indent``), UTF-8 text kept as is, NaN/inf as ``null``,
+    numpy values and dataclasses converted. Raises ``TypeError`` for a value JSON cannot hold."""
+    try:
+        raw = pydantic_core.to_json(doc, indent=indent, inf_nan_mode="null", fallback=_default)
+    except pydantic_core.PydanticSerializationError as e:
+        raise TypeError(str(e)) from None
+    return raw.decode("utf-8")
 
 
 def video_document(results: Sequence[FrameResult], *, landmarks: bool = True) -> dict[str, Any]:

@@ -13,9 +13,9 @@ def face_summary(face: Face, number: int) -> str:
     lines = [f"  #{number}  box {x:.0f},{y:.0f} {w:.0f}x{h:.0f}  score {face.score:.2f}  "
              f"yaw {p.yaw:+.0f}  pitch {p.pitch:+.0f}  roll {p.roll:+.0f}",
              "      blendshapes: " + ", ".join(f"{k} {v:.2f}" for v, k in top)]
-    present = [k for k, v in face.aus.items() if v.get("present")]
+    present = [(k, v) for k, v in face.aus.items() if v.present]
     if present:
-        lines.append("      AUs present: " + ", ".join(f"{k} {face.aus[k]['intensity']:.1f}" for k in present))
+        lines.append("      AUs present: " + ", ".join(f"{k} {v.intensity:.1f}" for k, v in present))
     if face.expression is not None:
         lines.append(f"      expression: {face.expression.label} {face.expression.scores[face.expression.label]:.2f}")
     return "\n".join(lines)
@@ -32,20 +32,20 @@ def face_report(face: Face, number: int) -> str:
     from mimetic.facs.catalogue import AU_BY_CODE
 
     for code, v in face.aus.items():
-        if v["intensity"] < 0.5:
+        if v.intensity < 0.5:
             continue
-        out.append(f"      {code}  {(AU_BY_CODE[code].name if code in AU_BY_CODE else '')[:24]:<24} {_bar(v['right'], 5)}   {_bar(v['left'], 5)}"
-                   f"  {v['right']:.1f}  {v['left']:.1f}{'  present' if v['present'] else ''}")
+        out.append(f"      {code}  {(AU_BY_CODE[code].name if code in AU_BY_CODE else '')[:24]:<24} {_bar(v.right, 5)}   {_bar(v.left, 5)}"
+                   f"  {v.right:.1f}  {v.left:.1f}{'  present' if v.present else ''}")
     if face.nerves:
         out.append("      nerve branch (activation right / left): " + ", ".join(
-            f"{b} {s['right']:.2f}/{s['left']:.2f}" for b, s in face.nerves.items()))
-    sym = face.symmetry or {}
-    flagged = sym.get("flagged") or []
-    band = sym.get("normal_band")
-    band_txt = f" (normal band {band[0]:.0%}-{band[1]:.0%})" if band else ""
-    out.append("      symmetry: " + ("asymmetric " + ", ".join(flagged) if flagged else "within normal limits")
-               + band_txt + ("; relative to the neutral baseline" if sym.get("baseline") else ""))
-    check = sym.get("contempt_check") or {}
-    if check.get("flag"):
+            f"{b} {s.right:.2f}/{s.left:.2f}" for b, s in face.nerves.items()))
+    sym = face.symmetry
+    if sym is None:
+        return "\n".join(out)
+    band = sym.normal_band
+    out.append("      symmetry: " + ("asymmetric " + ", ".join(sym.flagged) if sym.flagged else "within normal limits")
+               + f" (normal band {band[0]:.0%}-{band[1]:.0%})"
+               + ("; relative to the neutral baseline" if sym.baseline else ""))
+    if sym.contempt_check is not None and sym.contempt_check.flag:
         out.append("      note: a one-sided expression that may be facial asymmetry (e.g. palsy) rather than contempt")
     return "\n".join(out)

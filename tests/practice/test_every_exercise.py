@@ -24,7 +24,9 @@ from practice_faces import LEFT_LOWER, LEFT_UPPER, RIGHT_LOWER, RIGHT_UPPER, ble
 from test_facs import _edited, _load, _one
 from mimetic.facs import geometry as g
 from mimetic.practice import EXERCISES, Calibration, ExerciseTracker, measure, score_frame
-from mimetic.practice.measures import CHEEK_LOW, LIP_OUTER, MEASURES
+from mimetic.face import measures as lm
+from mimetic.face.measures import CHEEK_LOW, LIP_OUTER
+from mimetic.practice.measures import MEASURES
 
 L, R = 0, 1
 FPS = 10.0
@@ -69,13 +71,13 @@ def frontal_edit(face, moves: list[tuple[list[int], np.ndarray]]):
 # --- the movements, per side, in the frontal frame (f = the neutral frontal points) -----------------------------
 
 
-def _brows_up(f, s):  # brow_height: mean of inner, mid and outer brow height (range 0.10 IOD ≈ 6 mm)
-    return [(list(g.BROW_INNER[s] + g.BROW_MID[s] + g.BROW_OUTER[s]), (0.0, AMOUNT * 0.10, 0.0))]
+def _brows_up(f, s):  # brow_lift: mean of inner, mid and outer brow height (range 0.10 IOD ≈ 6 mm)
+    return [(list(lm.BROW_INNER[s] + lm.BROW_MID[s] + lm.BROW_OUTER[s]), (0.0, AMOUNT * 0.10, 0.0))]
 
 
 def _brows_down_in(f, s):  # brow_lowering = inner-brow height + ½ its distance from the midline (range 0.06 IOD)
     d = AMOUNT * 0.04  # down 0.036 and in 0.036 IOD: −0.036 − ½ 0.036 = −0.054 = −0.9 × 0.06
-    return [(list(g.BROW_INNER[s]), (-_out(s) * d, -d, 0.0))]
+    return [(list(lm.BROW_INNER[s]), (-_out(s) * d, -d, 0.0))]
 
 
 def _eyes_closed(f, s, frac=AMOUNT * 0.85):  # eye_opening: lid gap ÷ eye width, range 85 % of the neutral gap
@@ -86,30 +88,30 @@ def _eyes_closed(f, s, frac=AMOUNT * 0.85):  # eye_opening: lid gap ÷ eye width
 
 
 def _cheeks_up(f, s):  # cheek_raise: infra-orbital cheek height (range 0.06 IOD)
-    return [(list(g.CHEEK[s]), (0.0, AMOUNT * 0.06, 0.0))]
+    return [(list(lm.CHEEK[s]), (0.0, AMOUNT * 0.06, 0.0))]
 
 
 def _corners_smile(f, s):
-    # commissure_height (range 0.10) = corner y; commissure_excursion (range 0.12) = corner · (out, up)/√2:
+    # commissure_lift (range 0.10) = corner y; commissure_pull (range 0.12) = corner · (out, up)/√2:
     # up h = 0.9 × 0.10 and out o with (o + h)/√2 = 0.9 × 0.12, i.e. o ≈ 0.063 IOD (≈ 4 mm), h = 0.09 (≈ 5.6 mm)
     h = AMOUNT * 0.10
     o = np.sqrt(2.0) * AMOUNT * 0.12 - h
-    return [([g.MOUTH_CORNER[s]], (_out(s) * o, h, 0.0))]
+    return [([lm.MOUTH_CORNER[s]], (_out(s) * o, h, 0.0))]
 
 
 def _snarl(f, s):
     # nose_wrinkle: alar crease → inner canthus distance shortens by 0.9 × 0.05 (the ala moves toward the canthus);
     # upper_lip_raise: the paramedian upper lip rises 0.9 × 0.06
-    a, c = g.ALA[s], g.EYE_INNER[s]
+    a, c = lm.ALA[s], lm.EYE_INNER[s]
     v = f[c, :2] - f[a, :2]
     v = AMOUNT * 0.05 * v / np.linalg.norm(v)
-    return [([a], (v[0], v[1], 0.0)), ([g.UPPER_LIP_PARAMEDIAN[s][0]], (0.0, AMOUNT * 0.06, 0.0))]
+    return [([a], (v[0], v[1], 0.0)), ([lm.UPPER_LIP_PARAMEDIAN[s][0]], (0.0, AMOUNT * 0.06, 0.0))]
 
 
 def _pucker(f, s):
-    # mouth_width: corner toward the midline by 0.9 × 0.10; lip_protrusion: the outer lip contour (paramedian)
+    # mouth_narrowing: corner toward the midline by 0.9 × 0.10; lip_protrusion: the outer lip contour (paramedian)
     # forward (z) by 0.9 × 0.06
-    return [([g.MOUTH_CORNER[s]], (-_out(s) * AMOUNT * 0.10, 0.0, 0.0)),
+    return [([lm.MOUTH_CORNER[s]], (-_out(s) * AMOUNT * 0.10, 0.0, 0.0)),
             (list(LIP_OUTER[s]), (0.0, 0.0, AMOUNT * 0.06))]
 
 

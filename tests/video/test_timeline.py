@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from videosynth import cached_analysis
 
+from mimetic.types import AUValue
 from mimetic.video.segments import change_log, expression_stats, segment_track
 from mimetic.video.timeline import TimelineBuilder, moving_average
 
@@ -122,7 +123,7 @@ def _result(i, t, faces):
 
 def _face(tid, label_scores, au12=0.0):
     return NS(track_id=tid, box=(0, 0, 10, 10), pose=NS(yaw=0.0, pitch=0.0, roll=0.0),
-              aus={"AU12": {"intensity": au12}}, expression=NS(scores=label_scores))
+              aus={"AU12": AUValue(au12, au12, au12, au12 >= 1)}, expression=NS(scores=label_scores))
 
 
 def _scores(label, p=0.9):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 import mimetic.web
+from mimetic.schema import load_schema
 
 WEB = Path(mimetic.web.__file__).resolve().parent
 
@@ -107,6 +109,20 @@ def test_api_docs_work_offline(client):
               "/api/v1/jobs/{job_id}/files/{name}", "/api/v1/health", "/api/v1/info"):
         assert p in paths, p
     assert "multipart/form-data" in spec["paths"]["/api/v1/images"]["post"]["requestBody"]["content"]
+    # a photo's result is the typed result document, described as result.schema.json describes it
+    comps = spec["components"]["schemas"]
+    assert {"$ref": "#/components/schemas/ResultDocument"} in comps["ImageAnalysis"]["properties"]["result"]["anyOf"]
+    assert comps["FaceDocument"]["properties"]["aus"]["additionalProperties"] == {
+        "$ref": "#/components/schemas/AUValue"}
+    defs = load_schema()["$defs"]
+
+    def fields(schema):  # a property's type and constraints (OpenAPI leaves out the defaults of output fields)
+        return {k: {a: v for a, v in p.items() if a != "default"} for k, p in schema["properties"].items()}
+
+    for name in ("ResultDocument", "FaceDocument", "AUValue", "Sided", "Symmetry", "SymmetryRegion",
+                 "RegionMovement", "ContemptCheck", "Pose", "Expression"):
+        as_openapi = json.loads(json.dumps(defs[name]).replace("#/$defs/", "#/components/schemas/"))
+        assert fields(comps[name]) == fields(as_openapi), name
 
 
 def test_health_and_info(client):

@@ -262,10 +262,10 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     """Calibrate on the calm frames, smile (routine "smile", 1 rep), relax: the session ends, is saved for the
     user and appears in their calendar. The server's clock is replaced by one that advances 0.1 s per frame, so
     the test does not depend on the machine's speed."""
-    from mimetic.web import practice_ws
+    from mimetic.web import framesocket
 
     ticks = iter(range(10**6))
-    monkeypatch.setattr(practice_ws, "_clock", lambda: next(ticks) * 0.1)
+    monkeypatch.setattr(framesocket, "_clock", lambda: next(ticks) * 0.1)
     c = client_factory()
     svc = c.app.state.services
     p = Person(svc, "smiler@example.org")
@@ -323,10 +323,10 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
 def test_ws_skip_ends_a_session(client, world, monkeypatch):
     """Skip does nothing during calibration; skipping the only exercise ends the session, and a session where
     nothing was practised is not saved."""
-    from mimetic.web import practice_ws
+    from mimetic.web import framesocket
 
     ticks = iter(range(10**6))
-    monkeypatch.setattr(practice_ws, "_clock", lambda: next(ticks) * 0.25)
+    monkeypatch.setattr(framesocket, "_clock", lambda: next(ticks) * 0.25)
     a = world["a"]
     calm = _clip((CALM,))[:20]
     with client.websocket_connect("/api/v1/practice", headers=a.headers) as ws:
@@ -349,7 +349,7 @@ def test_ws_skip_ends_a_session(client, world, monkeypatch):
         before = client.get("/api/v1/me/stats", headers=a.headers).json()
         end = ws.receive_json()
         assert end == {"type": "not_saved", "reason": "every exercise was skipped"}
-        assert practice_ws.CLOSE_DONE == _closed(ws).code
+        assert framesocket.CLOSE_DONE == _closed(ws).code
     assert client.get("/api/v1/me/stats", headers=a.headers).json() == before
 
 

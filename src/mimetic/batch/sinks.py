@@ -1,5 +1,7 @@
 """Streaming table output: rows go to disk in chunks, so a long video never holds its whole table in memory.
 
+The columns are :data:`mimetic.columns.FACE_TABLE`'s (built by :func:`mimetic.table.frame_from_results`).
+
 Both formats are written atomically: into a temporary file beside the target, moved into place on ``close()``;
 ``abort()`` (or an exception inside ``with``) removes the temporary file and leaves nothing behind.
 """
@@ -25,13 +27,17 @@ class TableSink:
         self._ctx = atomic_path(self.path)
         self._tmp = self._ctx.__enter__()
         self._pending: list[FrameResult] = []
+        self._face_pending = False
         self._columns: list[str] | None = None
         self._parquet = None
         self.rows = 0
 
     def add(self, result: FrameResult) -> None:
         self._pending.append(result)
-        if len(self._pending) >= CHUNK:
+        self._face_pending = self._face_pending or bool(result.faces)
+        # The first chunk fixes the layout (the AU, muscle, nerve and symmetry columns of mimetic.columns'
+        # FACE_TABLE are those the faces carry): until a face has been seen, face-less frames wait (they are small).
+        if len(self._pending) >= CHUNK and (self._columns is not None or self._face_pending):
             self._flush()
 
     def _flush(self) -> None:
@@ -41,12 +47,14 @@ class TableSink:
             return
         df = frame_from_results(self._pending, mesh=self.mesh, include_empty=self.include_empty)
         self._pending = []
+        self._face_pending = False
         if df.empty:
             return
         if self._columns is None:
             self._columns = list(df.columns)
         else:
-            # AU or expression columns can first appear in a later chunk: keep the first chunk's layout stable.
+            # Keep the first chunk's layout: a key first seen in a later chunk (an AU a stage adds only sometimes)
+            # cannot get a column in a file already begun.
             df = df.reindex(columns=self._columns)
         if self.fmt == "csv":
             df.to_csv(self._tmp, mode="a", header=self.rows == 0, index=False)

@@ -7,7 +7,7 @@ diameter (MediaPipe points 468-477) is taken as :data:`IRIS_MM` = 11.7 mm (Emotr
 looks implausible against the eye spacing (iris ÷ inter-ocular distance outside 0.15-0.24, e.g. eyes nearly
 closed) the typical ratio 0.187 is used instead, and ``scale_source`` says ``"typical"``.
 
-Regions (person's left and right; see ``docs/aus.md`` for the landmarks):
+Regions (person's left and right; each is one measure of :mod:`mimetic.face.measures`, see ``docs/measures.md``):
 
 =========================  ============================================================================================
 ``brow_height_mm``         mid-brow (334/282, 105/52) above the pupil (iris centre), perpendicular to the eye line
@@ -41,11 +41,14 @@ Flags are withheld when ``pose_ok`` is False (|yaw| > 30° or |pitch| > 25°).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from mimetic.face.measures import REGISTRY, compute
 from mimetic.facs import geometry as g
+from mimetic.types import RegionMovement, Symmetry, SymmetryRegion
 
 #: Assumed visible iris diameter (mm).
 IRIS_MM = 11.7
@@ -58,50 +61,43 @@ NORMAL_BAND = (0.0, 0.20)
 MIN_MOVEMENT_MM = 2.0
 MIN_MOVEMENT_DEG = 3.0
 
-REGIONS = ("brow_height_mm", "palpebral_fissure_mm", "commissure_height_mm", "commissure_excursion_mm",
-           "smile_angle_deg", "nasolabial_length_mm", "nasolabial_angle_deg", "lip_height_mm")
-_ANGLE = {"smile_angle_deg", "nasolabial_angle_deg"}
+#: Each region is one measure of the registry (:data:`mimetic.face.measures.REGISTRY`), reported in millimetres
+#: (``_mm``; the registry's IOD times :func:`mm_per_iod`) or degrees (``_deg``).
+REGION_MEASURES = {
+    "brow_height_mm": "brow_height", "palpebral_fissure_mm": "palpebral_fissure",
+    "commissure_height_mm": "commissure_height", "commissure_excursion_mm": "commissure_excursion",
+    "smile_angle_deg": "smile_angle", "nasolabial_length_mm": "nasolabial_length",
+    "nasolabial_angle_deg": "nasolabial_angle", "lip_height_mm": "lip_height",
+}
+REGIONS = tuple(REGION_MEASURES)
+#: registry measures that place the mouth corner in the eye-anchored frame (out, up): with a baseline, the
+#: commissure excursion's movement is how far the corner moved in that frame
+CORNER_POSITION = ("half_mouth_width", "commissure_eye_height")
+_ANGLE = {r for r, name in REGION_MEASURES.items() if REGISTRY[name].unit == "degrees"}
 #: At rest, a left/right difference above this is flagged (mm, or degrees for ``*_deg``); see the docstring.
 REST_TOLERANCE = {
     "brow_height_mm": 3.0, "palpebral_fissure_mm": 2.0, "commissure_height_mm": 3.0, "commissure_excursion_mm": 4.0,
     "smile_angle_deg": 6.0, "nasolabial_length_mm": 4.0, "nasolabial_angle_deg": 10.0, "lip_height_mm": 3.0,
 }
-_L, _R = 0, 1
 
 
-def mm_per_iod(f: np.ndarray) -> tuple[float, str]:
-    """Millimetres per inter-ocular distance, and where the scale came from (``"iris"`` or ``"typical"``)."""
-    iris = float(g.iris_diameter(f).mean())
+def mm_per_iod(m: Mapping[str, Any]) -> tuple[float, str]:
+    """Millimetres per inter-ocular distance, and where the scale came from (``"iris"`` or ``"typical"``), from a
+    face's measures (:func:`mimetic.face.measures.compute`)."""
+    iris = float(m["iris_diameter"].mean())
     if IRIS_PER_IOD_RANGE[0] <= iris <= IRIS_PER_IOD_RANGE[1]:
         return IRIS_MM / iris, "iris"
     return IRIS_MM / TYPICAL_IRIS_PER_IOD, "typical"
 
 
-def _region_values(f: np.ndarray, mm: float) -> dict[str, np.ndarray]:
-    """Per-region (left, right) values at one instant, in mm / degrees."""
-    y = f[:, 1]
-    out: dict[str, np.ndarray] = {}
-    pupil = f[list(g.IRIS_CENTRE), 1]
-    brow = np.array([y[list(g.BROW_MID[_L])].mean(), y[list(g.BROW_MID[_R])].mean()])
-    out["brow_height_mm"] = (brow - pupil) * mm
-    out["palpebral_fissure_mm"] = np.maximum(
-        np.array([y[g.LID_UP[_L][0]] - y[g.LID_LO[_L][0]], y[g.LID_UP[_R][0]] - y[g.LID_LO[_R][0]]]), 0.0) * mm
-    centre = 0.5 * (f[g.LIP_UP_IN, :2] + f[g.LIP_LO_IN, :2])
-    corners = f[list(g.MOUTH_CORNER), :2]
-    out["commissure_height_mm"] = (corners[:, 1] - centre[1]) * mm
-    out["commissure_excursion_mm"] = np.hypot(*(corners - f[g.LIP_LO_OUT, :2]).T) * mm
-    dx = np.abs(corners[:, 0] - centre[0])
-    out["smile_angle_deg"] = np.degrees(np.arctan2(corners[:, 1] - centre[1], np.maximum(dx, 1e-6)))
-    ala = f[list(g.ALA), :2]
-    v = corners - ala
-    out["nasolabial_length_mm"] = np.hypot(v[:, 0], v[:, 1]) * mm
-    # angle from the vertical, positive when the corner lies further out than the ala
-    out["nasolabial_angle_deg"] = np.degrees(np.arctan2(np.abs(corners[:, 0]) - np.abs(ala[:, 0]), -v[:, 1]))
-    up = [y[o] - y[i] for o, i in g.UPPER_LIP_PARAMEDIAN]
-    lo = [y[i] - y[o] for i, o in g.LOWER_LIP_PARAMEDIAN]
-    out["lip_height_mm"] = np.maximum(np.array(up) + np.array(lo), 0.0) * mm
-    out["_corner_xy_mm"] = corners * mm  # for the excursion against a baseline (not reported)
-    return out
+def _region_values(f: np.ndarray) -> tuple[dict[str, np.ndarray], float, str]:
+    """Per-region (left, right) values at one instant (mm, or degrees), the scale (mm per IOD) and its source."""
+    m = compute(f)
+    mm, source = mm_per_iod(m)
+    out = {r: m[name] if REGISTRY[name].unit == "degrees" else m[name] * mm for r, name in REGION_MEASURES.items()}
+    # the corners' positions in the eye-anchored frame (mm), for the excursion against a baseline (not reported)
+    out["_corner_xy_mm"] = np.stack([m[name] * mm for name in CORNER_POSITION], axis=1)
+    return out, mm, source
 
 
 def _index(left: float, right: float) -> float:
@@ -109,12 +105,10 @@ def _index(left: float, right: float) -> float:
     return abs(left - right) / top if top > 1e-9 else 0.0
 
 
-def _entry(left: float, right: float, tolerance: float) -> dict[str, Any]:
-    idx = _index(left, right)
+def _region(left: float, right: float, tolerance: float, pose_ok: bool) -> SymmetryRegion:
     diff = left - right
-    flag = abs(diff) > tolerance
-    return {"left": round(left, 2), "right": round(right, 2), "difference": round(diff, 2),
-            "asymmetry": round(idx, 3), "flag": bool(flag)}
+    return SymmetryRegion(round(left, 2), round(right, 2), round(diff, 2), round(_index(left, right), 3),
+                          bool(abs(diff) > tolerance and pose_ok))
 
 
 _BASELINE_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
@@ -125,7 +119,7 @@ def _baseline_values(baseline) -> dict[str, np.ndarray]:
         return _BASELINE_CACHE[baseline]
     except (KeyError, TypeError):
         f = g.frontal_points(baseline)
-        vals = _region_values(f, mm_per_iod(f)[0])
+        vals = _region_values(f)[0]
         try:
             _BASELINE_CACHE[baseline] = vals
         except TypeError:
@@ -133,34 +127,24 @@ def _baseline_values(baseline) -> dict[str, np.ndarray]:
         return vals
 
 
-def face_symmetry(face, baseline=None, *, frontal: np.ndarray | None = None) -> dict[str, Any]:
-    """Regional left/right measures and asymmetry flags for one face (a dict for ``Face.symmetry``).
+def face_symmetry(face, baseline=None, *, frontal: np.ndarray | None = None) -> Symmetry:
+    """Regional left/right measures and asymmetry flags for one face (``Face.symmetry``, a
+    :class:`~mimetic.types.Symmetry`).
 
-    Keys: ``scale_mm_per_iod``, ``scale_source``, ``pose_ok``, ``baseline`` (bool), ``normal_band``, ``regions``
-    ({region: {left, right, difference, asymmetry, flag}}), with a baseline ``movement`` ({region: {left, right,
-    asymmetry, flag}}; asymmetry ``None`` when neither side moved enough) and ``movement_asymmetry`` (their mean, or
-    ``None``), and ``flagged`` (the names of the flagged regions) and ``flag`` (any). See the module docstring for the definitions and the band.
+    Fields: ``scale_mm_per_iod``, ``scale_source``, ``pose_ok``, ``baseline`` (bool), ``normal_band``, ``regions``
+    ({region: SymmetryRegion(left, right, difference, asymmetry, flag)}), with a baseline ``movement`` ({region:
+    RegionMovement(left, right, asymmetry, flag)}; asymmetry ``None`` when neither side moved enough) and
+    ``movement_asymmetry`` (their mean, or ``None``; both ``None`` without a baseline), ``flagged`` (the names of
+    the flagged regions) and ``flag`` (any). ``contempt_check`` is left ``None`` (``mimetic.stages`` fills it).
+    See the module docstring for the definitions and the band.
     ``frontal``: the face's :func:`mimetic.facs.geometry.frontal_points`, when already computed.
     """
     f = g.frontal_points(face) if frontal is None else frontal
-    mm, source = mm_per_iod(f)
-    vals = _region_values(f, mm)
+    vals, mm, source = _region_values(f)
     pose_ok = g.is_pose_reliable(face)
-    regions = {}
-    for r in REGIONS:
-        left, right = float(vals[r][0]), float(vals[r][1])
-        e = _entry(left, right, REST_TOLERANCE[r])
-        e["flag"] = e["flag"] and pose_ok
-        regions[r] = e
-    out: dict[str, Any] = {
-        "scale_mm_per_iod": round(mm, 2),
-        "scale_source": source,
-        "pose_ok": pose_ok,
-        "baseline": baseline is not None,
-        "normal_band": list(NORMAL_BAND),
-        "regions": regions,
-    }
-    flagged = [r for r in REGIONS if regions[r]["flag"]]
+    regions = {r: _region(float(vals[r][0]), float(vals[r][1]), REST_TOLERANCE[r], pose_ok) for r in REGIONS}
+    flagged = [r for r in REGIONS if regions[r].flag]
+    movement: dict[str, RegionMovement] | None = None
     if baseline is not None:
         base = _baseline_values(baseline)
         movement = {}
@@ -174,22 +158,19 @@ def face_symmetry(face, baseline=None, *, frontal: np.ndarray | None = None) -> 
             moved = max(abs(ml), abs(mr)) >= minimum
             idx = _index(ml, mr) if moved else None
             flag = bool(moved and idx > NORMAL_BAND[1] and pose_ok)
-            movement[r] = {"left": round(ml, 2), "right": round(mr, 2),
-                           "asymmetry": None if idx is None else round(idx, 3), "flag": flag}
-        out["movement"] = movement
-        out["movement_asymmetry"] = summary_index(out)
-        flagged += [f"movement:{r}" for r in REGIONS if movement[r]["flag"]]
-    out["flagged"] = flagged
-    out["flag"] = bool(flagged)
-    return out
+            movement[r] = RegionMovement(round(ml, 2), round(mr, 2), None if idx is None else round(idx, 3), flag)
+        flagged += [f"movement:{r}" for r in REGIONS if movement[r].flag]
+    return Symmetry(scale_mm_per_iod=round(mm, 2), scale_source=source, pose_ok=pose_ok,
+                    baseline=baseline is not None, normal_band=NORMAL_BAND, regions=regions, movement=movement,
+                    movement_asymmetry=summary_index(movement), flagged=tuple(flagged), flag=bool(flagged))
 
 
-def summary_index(sym: dict[str, Any]) -> float | None:
+def summary_index(movement: Mapping[str, RegionMovement] | None) -> float | None:
     """The mean movement asymmetry over the regions that moved enough (``None`` without a baseline or movement)."""
-    vals = [v["asymmetry"] for v in (sym.get("movement") or {}).values() if v.get("asymmetry") is not None]
+    vals = [v.asymmetry for v in (movement or {}).values() if v.asymmetry is not None]
     return round(float(np.mean(vals)), 3) if vals else None
 
 
-__all__ = ["IRIS_MM", "MIN_MOVEMENT_MM", "NORMAL_BAND", "REGIONS", "REST_TOLERANCE", "face_symmetry", "mm_per_iod",
-           "summary_index"]
+__all__ = ["IRIS_MM", "MIN_MOVEMENT_MM", "NORMAL_BAND", "REGIONS", "REGION_MEASURES", "REST_TOLERANCE", "face_symmetry",
+           "mm_per_iod", "summary_index"]
 

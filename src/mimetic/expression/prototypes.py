@@ -17,19 +17,19 @@ code; the disgust row is unverified there). Scoring (§3.2 of the same file):
 5. Neutral scores ``1 − max(other scores)``; probabilities are ``softmax(TEMPERATURE × scores)``.
 
 A one-sided 12/14 pattern is also what a facial palsy looks like (one side cannot move), so
-:func:`contempt_check` flags it: the mimetic pipeline stores that flag in ``Face.symmetry["contempt_check"]``.
+:func:`contempt_check` flags it: the mimetic pipeline stores that flag in ``Face.symmetry.contempt_check``.
 These scores say "the face shows the AU pattern of X", not what the person feels (Barrett et al. 2019).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from mimetic.types import EXPRESSIONS, Expression
+from mimetic.types import EXPRESSIONS, AUValue, ContemptCheck, Expression, Symmetry
 
 TEMPERATURE = 6.0
 OPTIONAL_BONUS = 0.1
@@ -118,23 +118,22 @@ def _compile():
 _EMO_END = _EMO_START[1:] + [len(_VAR_START)]
 
 
-def _term_evidence(aus: dict[str, dict[str, Any]]) -> np.ndarray:
+def _term_evidence(aus: Mapping[str, AUValue]) -> np.ndarray:
     """Evidence 0..1 of every compiled term (the best of its alternatives)."""
-    inten = np.array([float((aus.get(c) or {}).get("intensity", 0.0)) for c in _CODES])
+    inten = np.array([aus[c].intensity if c in aus else 0.0 for c in _CODES], dtype=np.float64)
     ev = np.append(np.clip(inten[_PAIR_AU] / _PAIR_FULL, 0.0, 1.0), 0.0)
     return ev[_ALTS].max(axis=1)
 
 
-def _side(aus, code: str, side: str) -> float:
-    d = aus.get(code) or {}
-    return float(d.get(side, d.get("intensity", 0.0)))
+_NONE = AUValue(0.0, 0.0, 0.0, False)
 
 
-def contempt_evidence(aus: dict[str, dict[str, Any]]) -> float:
+def contempt_evidence(aus: Mapping[str, AUValue]) -> float:
     """One-sided 12/14 evidence (0..1), see step 4 of the module docstring."""
-    d12 = abs(_side(aus, "AU12", "left") - _side(aus, "AU12", "right"))
-    d14 = abs(_side(aus, "AU14", "left") - _side(aus, "AU14", "right"))
-    both12 = min(_side(aus, "AU12", "left"), _side(aus, "AU12", "right"))
+    au12, au14 = aus.get("AU12", _NONE), aus.get("AU14", _NONE)
+    d12 = abs(au12.left - au12.right)
+    d14 = abs(au14.left - au14.right)
+    both12 = min(au12.left, au12.right)
     return min(1.0, max(d12, d14) / 2.0) * (1.0 - min(1.0, both12 / 3.0))
 
 
@@ -149,8 +148,8 @@ class PrototypeScores:
         return Expression(self.label, dict(self.scores))
 
 
-def score_prototypes(aus: dict[str, dict[str, Any]]) -> PrototypeScores:
-    """Score the 8 expression classes (:data:`mimetic.types.EXPRESSIONS`) from an AU dict."""
+def score_prototypes(aus: Mapping[str, AUValue]) -> PrototypeScores:
+    """Score the 8 expression classes (:data:`mimetic.types.EXPRESSIONS`) from the AU values (``Face.aus``)."""
     te = _term_evidence(aus)
     # geometric mean of each variant's terms
     gm = np.multiply.reduceat(te[_VAR_TERMS], _VAR_START) ** (1.0 / _VAR_LEN)
@@ -180,18 +179,19 @@ def score_prototypes(aus: dict[str, dict[str, Any]]) -> PrototypeScores:
                            matched={e: matched.get(e, "") for e in EXPRESSIONS if e != "neutral"}, label=label)
 
 
-def contempt_check(aus: dict[str, dict[str, Any]], symmetry: dict[str, Any] | None = None) -> dict[str, Any]:
+def contempt_check(aus: Mapping[str, AUValue], symmetry: Symmetry | None = None) -> ContemptCheck:
     """Flag a one-sided 12/14 pattern that may be facial asymmetry or palsy rather than contempt.
 
-    Returns ``{"one_sided": 0..1, "other_regions": bool, "flag": bool}``: ``one_sided`` is the contempt evidence;
+    Returns ``ContemptCheck(one_sided 0..1, other_regions, flag)``: ``one_sided`` is the contempt evidence;
     ``other_regions`` is True when the symmetry measures also flag the brow or the eye (contempt moves only the
     mouth; a palsy usually shows in the upper face too). ``flag`` = ``one_sided >= CONTEMPT_FLAG_AT``.
     """
     one = contempt_evidence(aus)
     other = False
-    if symmetry:
-        for key in ("brow_height_mm", "palpebral_fissure_mm"):
-            for group in ("regions", "movement"):
-                if (symmetry.get(group) or {}).get(key, {}).get("flag"):
+    if symmetry is not None:
+        for group in (symmetry.regions, symmetry.movement or {}):
+            for key in ("brow_height_mm", "palpebral_fissure_mm"):
+                entry = group.get(key)
+                if entry is not None and entry.flag:
                     other = True
-    return {"one_sided": round(one, 3), "other_regions": other, "flag": one >= CONTEMPT_FLAG_AT}
+    return ContemptCheck(round(one, 3), other, one >= CONTEMPT_FLAG_AT)

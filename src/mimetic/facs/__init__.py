@@ -2,7 +2,7 @@
 facial-nerve branches behind the AUs, and FACS code strings / evaluation. See ``docs/aus.md``.
 
 >>> from mimetic.facs import estimate_aus, parse_facs
->>> aus = estimate_aus(face)  # {"AU12": {"intensity": 3.1, "left": 3.1, "right": 2.8, "present": True}, ...}
+>>> aus = estimate_aus(face)  # {"AU12": AUValue(intensity=3.1, left=3.1, right=2.8, present=True), ...}
 >>> parse_facs("1+2+5B+26")["AU05"].intensity
 2
 """

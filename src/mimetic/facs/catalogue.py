@@ -35,7 +35,7 @@ class ActionUnit:
     nerve: str = "facial (VII)"  # or the non-facial nerve
     facial_nerve: bool = True
     blendshapes: tuple[str, ...] = ()  # MediaPipe blendshapes used (person's left, right where sided)
-    measures: tuple[str, ...] = ()  # landmark measures used (keys of mimetic.facs.geometry.measures)
+    measures: tuple[str, ...] = ()  # landmark measures used (names of mimetic.face.measures.REGISTRY)
     method: str = ""
     limits: str = ""
     per_frame: bool = True  # False: needs time (a video), not estimated from a single frame
@@ -99,7 +99,7 @@ AUS: tuple[ActionUnit, ...] = (
     ActionUnit(
         6, "Cheek raiser", ("orbicularis_oculi_orbital",), "orbicularis oculi, pars orbitalis",
         "raises the cheeks and bags the lower lid (Duchenne smile)", {_Z: 1.0, _T: 0.5},
-        blendshapes=("cheekSquintLeft", "cheekSquintRight"), measures=("cheek", "lower_lid"),
+        blendshapes=("cheekSquintLeft", "cheekSquintRight"), measures=("cheek_height", "lower_lid"),
         method="Geometry: mean of the infra-orbital cheek height (346/347/280/348, 117/118/50/119) and the "
                "lower-lid height relative to the canthal line, against the population range.",
         limits="cheekSquint is always ~0 in MediaPipe, so it is not used. A strong AU12 also pushes the cheeks "
@@ -140,7 +140,7 @@ AUS: tuple[ActionUnit, ...] = (
     ActionUnit(
         12, "Lip corner puller", ("zygomaticus_major",), "zygomaticus major",
         "pulls the mouth corners up and out (smile)", {_Z: 1.0, _B: 1.0},
-        blendshapes=("mouthSmileLeft", "mouthSmileRight"), measures=("corner_elev",),
+        blendshapes=("mouthSmileLeft", "mouthSmileRight"), measures=("commissure_height",),
         method="Weighted mean (0.6/0.4) of mouthSmile (sharpened by the corner-height difference) and the "
                "corner height above the mouth centre.",
         limits="mouthSmile leaks across sides (a one-sided corner lift raises the other side's value by ~70 %), "
@@ -154,7 +154,7 @@ AUS: tuple[ActionUnit, ...] = (
     ActionUnit(
         15, "Lip corner depressor", ("depressor_anguli_oris",), "depressor anguli oris (triangularis)",
         "pulls the mouth corners down", {_MM: 1.0, _C: 0.25},
-        blendshapes=("mouthFrownLeft", "mouthFrownRight"), measures=("corner_elev",),
+        blendshapes=("mouthFrownLeft", "mouthFrownRight"), measures=("commissure_height",),
         method="Mean of mouthFrown and the corner depression below the mouth centre.",
         limits="Many faces have down-turned corners at rest.",
     ),
@@ -188,7 +188,7 @@ AUS: tuple[ActionUnit, ...] = (
     ),
     ActionUnit(
         23, "Lip tightener", ("orbicularis_oris",), "orbicularis oris",
-        "tightens and narrows the red of the lips", {_B: 1.0, _MM: 1.0}, measures=("verm_up", "verm_lo", "lip_gap"),
+        "tightens and narrows the red of the lips", {_B: 1.0, _MM: 1.0}, measures=("vermilion", "lip_gap"),
         method="Geometry: thinness of the vermilion at the midline (0-13 plus 14-17), penalised by the lip gap.",
         limits="No blendshape. Thin lips at rest look like AU23: trust it only relative to a baseline. "
                "Not told apart from AU28 (rolled-in lips also hide the vermilion).",
@@ -228,7 +228,7 @@ AUS: tuple[ActionUnit, ...] = (
         43, "Eyes closed", ("orbicularis_oculi_palpebral",),
         "relaxation of levator palpebrae superioris; orbicularis oculi, pars palpebralis",
         "closes the eye", {_Z: 1.0, _T: 0.5}, nerve="facial (VII) with oculomotor (III) relaxing",
-        blendshapes=("eyeBlinkLeft", "eyeBlinkRight"), measures=("aperture",),
+        blendshapes=("eyeBlinkLeft", "eyeBlinkRight"), measures=("eye_aperture",),
         method="Mean of eyeBlink and the eye aperture (lid gap ÷ eye width, three lid pairs).",
         limits="Looking down lowers the upper lid and reads as a trace of AU43. Lagophthalmos (failure to close) "
                "shows as a missing AU43 on the palsied side.",
@@ -236,7 +236,7 @@ AUS: tuple[ActionUnit, ...] = (
     ActionUnit(
         45, "Blink", ("orbicularis_oculi_palpebral",), "as AU43, brief", "a brief closure of both eyes",
         {_Z: 1.0, _T: 0.5}, nerve="facial (VII) with oculomotor (III) relaxing",
-        blendshapes=("eyeBlinkLeft", "eyeBlinkRight"), measures=("aperture",),
+        blendshapes=("eyeBlinkLeft", "eyeBlinkRight"), measures=("eye_aperture",),
         method="Not estimated per frame: a blink is AU43 that lasts a short time (a video timeline).",
         limits="Needs time.", per_frame=False,
     ),
@@ -244,7 +244,7 @@ AUS: tuple[ActionUnit, ...] = (
         46, "Wink", ("orbicularis_oculi_palpebral",), "relaxation of LPS; orbicularis oculi, pars palpebralis "
         "(unilateral)", "a brief closure of one eye", {_Z: 1.0, _T: 0.5},
         nerve="facial (VII) with oculomotor (III) relaxing", blendshapes=("eyeBlinkLeft", "eyeBlinkRight"),
-        measures=("aperture",),
+        measures=("eye_aperture",),
         method="Not estimated per frame: a wink is a brief one-sided AU43 (a video timeline).",
         limits="Needs time.", per_frame=False,
     ),

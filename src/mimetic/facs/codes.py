@@ -27,12 +27,14 @@ import csv
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from mimetic.types import AUValue
 
 __all__ = ["CodedAU", "evaluate_aus", "evaluate_aus_csv", "format_facs", "parse_facs", "parse_facs_tokens"]
 
@@ -119,18 +121,18 @@ def parse_facs(code: str) -> dict[str, CodedAU]:
     return dict(sorted(merged.items(), key=lambda kv: kv[1].number))
 
 
-def format_facs(aus: dict[str, Any], *, threshold: float = 1.0) -> str:
-    """An AU estimate dict (``Face.aus``) as a FACS code: present AUs with their letter, L/R when one-sided.
+def format_facs(aus: Mapping[str, AUValue], *, threshold: float = 1.0) -> str:
+    """AU estimates (``Face.aus``) as a FACS code: present AUs with their letter, L/R when one-sided.
 
     An AU counts as one-sided when the weaker side is below ``threshold`` (trace).
     """
     parts = []
     for code, d in sorted(aus.items(), key=lambda kv: int(re.sub(r"\D", "", kv[0]) or 0)):
-        i = float(d.get("intensity", 0.0))
+        i = d.intensity
         if i < threshold:
             continue
         letter = "ABCDE"[min(4, max(0, int(math.floor(i)) - 1))]
-        left, right = float(d.get("left", i)), float(d.get("right", i))
+        left, right = d.left, d.right
         side = "L" if right < threshold <= left else "R" if left < threshold <= right else ""
         number = int(re.sub(r"\D", "", code))
         parts.append(f"{side}{number}{letter}")
@@ -175,7 +177,7 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
 
         analyzer = own = Analyzer()
     labels: list[dict[str, CodedAU]] = []
-    preds: list[dict[str, dict[str, Any]]] = []
+    preds: list[Mapping[str, AUValue]] = []
     errors: list[dict[str, str]] = []
     n_images = 0
     try:
@@ -215,21 +217,21 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
         ys: list[float] = []
         for lab, pred in zip(labels, preds):
             truth = c in lab
-            p = pred.get(c) or {}
-            hit = bool(p.get("present", False))
+            p = pred.get(c)
+            hit = p is not None and p.present
             tp += truth and hit
             fp += (not truth) and hit
             fn += truth and not hit
             tn += (not truth) and not hit
             if not truth:
                 xs.append(0.0)
-                ys.append(float(p.get("intensity", 0.0)))
+                ys.append(p.intensity if p is not None else 0.0)
             elif lab[c].intensity is not None:
                 xs.append(float(lab[c].intensity))
-                ys.append(float(p.get("intensity", 0.0)))
-            if truth and lab[c].side in ("L", "R") and p:
+                ys.append(p.intensity if p is not None else 0.0)
+            if truth and lab[c].side in ("L", "R") and p is not None:
                 side_n += 1
-                stronger = "L" if float(p.get("left", 0)) >= float(p.get("right", 0)) else "R"
+                stronger = "L" if p.left >= p.right else "R"
                 side_ok += stronger == lab[c].side
         precision = _ratio(tp, tp + fp)
         recall = _ratio(tp, tp + fn)

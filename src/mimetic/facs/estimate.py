@@ -11,8 +11,8 @@ Each AU is read from one or more *channels* (:data:`CHANNELS`). A channel is a r
   optionally sharpened by a landmark asymmetry: ``raw_side = value_side + gain × (measure_side − mean)``
   (``lateral``; blendshapes leak across sides: lifting one mouth corner raises the other side's mouthSmile by
   ~70 % as much);
-- or a landmark measure from :func:`mimetic.facs.geometry.measures`, computed on the pose-corrected frontal
-  landmarks in inter-ocular-distance (IOD) units, so head turn and face size cancel. ``sign = -1`` for measures
+- or a landmark measure of the registry :mod:`mimetic.face.measures` (by name), computed on the pose-corrected
+  frontal landmarks in inter-ocular-distance (IOD) units, so head turn and face size cancel. ``sign = -1`` for measures
   that shrink with the action.
 
 The raw value is mapped to the FACS scale by a piecewise-linear function through six knots
@@ -50,7 +50,9 @@ from typing import Any
 import numpy as np
 
 from mimetic.facs.catalogue import AU_BY_CODE, FRAME_AUS
-from mimetic.facs.geometry import frontal_points, measures
+from mimetic.face.measures import compute
+from mimetic.facs.geometry import frontal_points
+from mimetic.types import AUValue
 
 #: ``present`` is True from this intensity on (1.0 = A, trace).
 PRESENT_AT = 1.0
@@ -62,7 +64,7 @@ class Channel:
 
     au: str
     source: str  # "bs" (blendshape) or "geo" (landmark measure)
-    name: tuple[str, str] | str  # (left, right) names, or one unsided name
+    name: tuple[str, str] | str  # (left, right) names, or one unsided name; "geo": a name of face.measures.REGISTRY
     knots: tuple[float, float, float, float, float, float]
     sign: float = 1.0  # -1: the measure decreases with the action
     weight: float = 1.0
@@ -92,29 +94,32 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("AU04", "geo", ("brow_inner", "brow_inner"), (-0.27, -0.255, -0.24, -0.225, -0.21, -0.195), sign=-1),
     Channel("AU05", "bs", _lr("eyeWide"), (0.08, 0.15, 0.22, 0.30, 0.40, 0.55)),
     Channel("AU05", "geo", ("mrd1", "mrd1"), (1.00, 1.10, 1.20, 1.30, 1.40, 1.50), relative="state"),
-    Channel("AU06", "geo", ("cheek", "cheek"), (-0.315, -0.300, -0.285, -0.270, -0.255, -0.240)),
+    Channel("AU06", "geo", ("cheek_height", "cheek_height"), (-0.315, -0.300, -0.285, -0.270, -0.255, -0.240)),
     Channel("AU06", "geo", ("lower_lid", "lower_lid"), (-0.040, -0.030, -0.020, -0.010, 0.000, 0.010)),
     Channel("AU07", "bs", _lr("eyeSquint"), (0.50, 0.60, 0.70, 0.78, 0.86, 0.94)),
     Channel("AU09", "bs", _lr("noseSneer"), (0.05, 0.10, 0.20, 0.30, 0.40, 0.50)),
     Channel("AU09", "geo", ("ala_canthus", "ala_canthus"), (-0.46, -0.44, -0.42, -0.40, -0.38, -0.36), sign=-1,
-            extra=("corner_elev", -0.5)),
+            extra=("commissure_height", -0.5)),
     Channel("AU10", "bs", _lr("mouthUpperUp"), (0.15, 0.25, 0.35, 0.45, 0.55, 0.65),
             explain=(_lr("mouthSmile"), 0.5)),
     Channel("AU11", "geo", ("upper_lip_lat", "upper_lip_lat"), (0.080, 0.095, 0.110, 0.125, 0.140, 0.155),
             extra=("lip_gap", -0.17)),
     Channel("AU12", "bs", _lr("mouthSmile"), (0.20, 0.35, 0.50, 0.65, 0.80, 0.95), weight=0.6,
-            lateral=("corner_elev", 5.0)),
-    Channel("AU12", "geo", ("corner_elev", "corner_elev"), (0.030, 0.050, 0.070, 0.090, 0.110, 0.130), weight=0.4),
+            lateral=("commissure_height", 5.0)),
+    Channel("AU12", "geo", ("commissure_height", "commissure_height"), (0.030, 0.050, 0.070, 0.090, 0.110, 0.130),
+            weight=0.4),
     Channel("AU14", "bs", _lr("mouthDimple"), (0.08, 0.15, 0.25, 0.35, 0.45, 0.60)),
     Channel("AU15", "bs", _lr("mouthFrown"), (0.15, 0.25, 0.35, 0.45, 0.55, 0.70)),
-    Channel("AU15", "geo", ("corner_elev", "corner_elev"), (0.030, 0.045, 0.060, 0.075, 0.090, 0.105), sign=-1),
+    Channel("AU15", "geo", ("commissure_height", "commissure_height"), (0.030, 0.045, 0.060, 0.075, 0.090, 0.105),
+            sign=-1),
     Channel("AU16", "bs", _lr("mouthLowerDown"), (0.20, 0.30, 0.45, 0.60, 0.75, 0.90)),
     Channel("AU17", "bs", "mouthShrugLower", (0.30, 0.40, 0.50, 0.60, 0.70, 0.85)),
     Channel("AU17", "geo", "chin", (0.0, 0.03, 0.06, 0.09, 0.12, 0.15), sign=-1, baseline_only=True),
     Channel("AU18", "bs", "mouthPucker", (0.30, 0.45, 0.60, 0.72, 0.84, 0.95)),
     Channel("AU20", "bs", _lr("mouthStretch"), (0.20, 0.30, 0.42, 0.55, 0.70, 0.85)),
     Channel("AU22", "bs", "mouthFunnel", (0.10, 0.18, 0.28, 0.40, 0.55, 0.70)),
-    Channel("AU23", "geo", "verm", (-0.14, -0.12, -0.10, -0.08, -0.06, -0.04), sign=-1, extra=("lip_gap", -1.0)),
+    Channel("AU23", "geo", "vermilion", (-0.14, -0.12, -0.10, -0.08, -0.06, -0.04), sign=-1,
+            extra=("lip_gap", -1.0)),
     Channel("AU24", "bs", _lr("mouthPress"), (0.45, 0.65, 0.75, 0.84, 0.91, 0.97)),
     Channel("AU25", "geo", "lip_gap", (0.02, 0.04, 0.08, 0.14, 0.22, 0.32), relative="state"),
     Channel("AU26", "bs", "jawOpen", (0.12, 0.20, 0.30, 0.42, 0.55, 0.70)),
@@ -123,7 +128,7 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("AU28", "bs", ("mouthRollUpper", "mouthRollUpper"), (0.30, 0.40, 0.50, 0.60, 0.70, 0.85)),
     Channel("AU28", "bs", ("mouthRollLower", "mouthRollLower"), (0.30, 0.40, 0.50, 0.60, 0.70, 0.85)),
     Channel("AU43", "bs", _lr("eyeBlink"), (0.45, 0.55, 0.63, 0.71, 0.79, 0.87)),
-    Channel("AU43", "geo", ("aperture", "aperture"), (-0.12, -0.09, -0.07, -0.05, -0.03, -0.01), sign=-1,
+    Channel("AU43", "geo", ("eye_aperture", "eye_aperture"), (-0.12, -0.09, -0.07, -0.05, -0.03, -0.01), sign=-1,
             relative="state"),
 )
 # fmt: on
@@ -164,8 +169,7 @@ def raw_channels(face, frontal: np.ndarray | None = None) -> np.ndarray:
 
     ``frontal``: the face's :func:`mimetic.facs.geometry.frontal_points`, when already computed.
     """
-    m = measures(frontal_points(face) if frontal is None else frontal)
-    m["verm"] = m["verm_up"] + m["verm_lo"]
+    m = compute(frontal_points(face) if frontal is None else frontal)
     bs = face.blendshapes
     out = np.empty((len(CHANNELS), 2))
     for c, ch in enumerate(CHANNELS):
@@ -246,8 +250,8 @@ def intensities(raw: np.ndarray, baseline_raw: np.ndarray | None = None) -> np.n
     return au
 
 
-def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> dict[str, dict[str, Any]]:
-    """FACS AU estimates for one face: ``{"AU01": {"intensity", "left", "right", "present"}, ...}``.
+def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> dict[str, AUValue]:
+    """FACS AU estimates for one face: ``{"AU01": AUValue(intensity, left, right, present), ...}``.
 
     Every AU in :data:`mimetic.facs.catalogue.FRAME_AUS` (all catalogue AUs except the time-based AU45/AU46) is
     reported. Intensities are 0..5 (0 none, 1..5 = A..E), ``left``/``right`` are the **person's** sides,
@@ -256,25 +260,21 @@ def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> d
     frontal points when the caller already has them (saves ~0.03 ms).
     """
     au = intensities(raw_channels(face, frontal), None if baseline is None else _baseline_raw(baseline))
-    return _to_dict(au)
+    return _values(au)
 
 
-def _to_dict(au: np.ndarray) -> dict[str, dict[str, Any]]:
+_ABSENT = AUValue(0.0, 0.0, 0.0, False)
+
+
+def _values(au: np.ndarray) -> dict[str, AUValue]:
     # midline AUs: one value for both sides
     both = au.max(axis=1)
     au = np.where(_SIDED[:, None], au, both[:, None])
-    au = np.round(au, 3)
-    out: dict[str, dict[str, Any]] = {}
-    for i, code in enumerate(_AUS):
-        left, right = float(au[i, 0]), float(au[i, 1])
+    out: dict[str, AUValue] = {}
+    for code, (left, right) in zip(_AUS, np.round(au, 3).tolist()):
         top = max(left, right)
-        out[code] = {"intensity": top, "left": left, "right": right, "present": top >= PRESENT_AT}
+        out[code] = AUValue(top, left, right, top >= PRESENT_AT)
     # FACS scores AU27 instead of AU26 when the mouth is stretched open
-    if out["AU27"]["present"]:
-        out["AU26"] = {"intensity": 0.0, "left": 0.0, "right": 0.0, "present": False}
+    if out["AU27"].present:
+        out["AU26"] = _ABSENT
     return out
-
-
-def au_vector(aus: dict[str, dict[str, Any]], key: str = "intensity") -> np.ndarray:
-    """The AU dict as an array in :data:`FRAME_AUS` order (``key`` = "intensity", "left" or "right")."""
-    return np.array([float(aus.get(a, {}).get(key, 0.0)) for a in _AUS])

@@ -15,11 +15,12 @@ Muscles of mastication (AU26/27, trigeminal) are left out: AU26 is a relaxation.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
 from mimetic.facs.catalogue import BRANCHES, FRAME_AUS, MUSCLES
+from mimetic.types import AUValue, Sided
 
 MUSCLE_NAMES: tuple[str, ...] = tuple(m.key for m in MUSCLES)
 
@@ -34,18 +35,17 @@ for _m, _mu in enumerate(MUSCLES):
         _BM[BRANCHES.index(_b), _m] = _w
 
 
-def _sided(aus: dict[str, dict[str, Any]]) -> np.ndarray:
+def _sided(aus: Mapping[str, AUValue]) -> np.ndarray:
     """AU intensities as an array (len(FRAME_AUS), 2) = (left, right)."""
     out = np.zeros((len(FRAME_AUS), 2))
     for a, i in _AU_INDEX.items():
         d = aus.get(a)
-        if d:
-            out[i, 0] = float(d.get("left", d.get("intensity", 0.0)))
-            out[i, 1] = float(d.get("right", d.get("intensity", 0.0)))
+        if d is not None:
+            out[i] = d.left, d.right
     return out
 
 
-def muscle_activations(aus: dict[str, dict[str, Any]]) -> np.ndarray:
+def muscle_activations(aus: Mapping[str, AUValue]) -> np.ndarray:
     """Activations (len(MUSCLES), 2) in 0..1, (left, right)."""
     x = _sided(aus) / 5.0  # (A, 2)
     return np.clip((_MA[:, :, None] * x[None]).max(axis=1), 0.0, 1.0)
@@ -56,23 +56,21 @@ def branch_activity(act: np.ndarray) -> np.ndarray:
     return (_BM[:, :, None] * act[None]).max(axis=1)
 
 
-def _as_dict(names, arr: np.ndarray) -> dict[str, dict[str, float]]:
-    arr = np.round(arr, 3)
-    return {n: {"left": float(arr[i, 0]), "right": float(arr[i, 1])} for i, n in enumerate(names)}
+def _as_sided(names, arr: np.ndarray) -> dict[str, Sided]:
+    return {n: Sided(left, right) for n, (left, right) in zip(names, np.round(arr, 3).tolist())}
 
 
-def muscles_and_nerves(aus: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, float]],
-                                                                dict[str, dict[str, float]]]:
-    """``(muscles, nerves)`` ready for ``Face.muscles`` and ``Face.nerves``: ``{name: {"left", "right"}}``."""
+def muscles_and_nerves(aus: Mapping[str, AUValue]) -> tuple[dict[str, Sided], dict[str, Sided]]:
+    """``(muscles, nerves)`` ready for ``Face.muscles`` and ``Face.nerves``: ``{name: Sided(left, right)}``."""
     act = muscle_activations(aus)
-    return _as_dict(MUSCLE_NAMES, act), _as_dict(BRANCHES, branch_activity(act))
+    return _as_sided(MUSCLE_NAMES, act), _as_sided(BRANCHES, branch_activity(act))
 
 
-def muscles_from_aus(aus: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Muscle activations ``{muscle: {"left": 0..1, "right": 0..1}}`` (see the module docstring)."""
+def muscles_from_aus(aus: Mapping[str, AUValue]) -> dict[str, Sided]:
+    """Muscle activations ``{muscle: Sided(left 0..1, right 0..1)}`` (see the module docstring)."""
     return muscles_and_nerves(aus)[0]
 
 
-def nerves_from_aus(aus: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Facial-nerve branch activity ``{branch: {"left": 0..1, "right": 0..1}}`` (see the module docstring)."""
+def nerves_from_aus(aus: Mapping[str, AUValue]) -> dict[str, Sided]:
+    """Facial-nerve branch activity ``{branch: Sided(left 0..1, right 0..1)}`` (see the module docstring)."""
     return muscles_and_nerves(aus)[1]

@@ -19,13 +19,15 @@ hold × ``(0.8 + 0.2 stability) × (0.5 + 0.5 min(1, hold / hold_seconds))``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from mimetic.practice.exercises import Exercise, get_exercise
 from mimetic.practice.measures import MEASURES, measure, resting_measures
+from mimetic.practice.results import CalibrationResult, ExerciseResult, Feedback, RepResult
 
 SCORING_VERSION = 1
 SIDES = ("left", "right")
@@ -39,7 +41,7 @@ EXPRESSION_WEIGHT = 0.5
 SYNKINESIS_PENALTY = 0.15
 SYNKINESIS_MAX_PENALTY = 0.45
 #: measures whose stillness the "neutral" exercise scores
-STILLNESS_MEASURES = ("brow_height", "eye_opening", "commissure_excursion", "commissure_height", "mouth_width")
+STILLNESS_MEASURES = ("brow_lift", "eye_opening", "commissure_pull", "commissure_lift", "mouth_narrowing")
 
 # --- repetition constants (seconds, or 0-1 of the activity signal) --------------------------------------------
 ACTIVE_ON = 0.25  # the signal at which a movement starts (rest -> move)
@@ -78,7 +80,7 @@ def _au_pairs(face) -> dict[str, tuple[float, float]]:
         from mimetic.facs.estimate import estimate_aus
 
         aus = estimate_aus(face)
-    return {k: (float(v.get("left", 0.0)), float(v.get("right", 0.0))) for k, v in aus.items()}
+    return {k: (v.left, v.right) for k, v in aus.items()}
 
 
 @dataclass
@@ -126,23 +128,23 @@ class Calibration:
             warnings.append("the face did not look neutral during calibration")
         return cls(measures, aus, resting, expr, len(faces), len(calm), warnings)
 
-    def to_dict(self) -> dict[str, Any]:
+    def result(self) -> CalibrationResult:
+        """The calibration as stored and sent (rounded; ``to_dict()`` of it is read back by :meth:`from_dict`),
+        with the resting-symmetry items of the Sunnybrook-shaped estimate."""
         from mimetic.practice.sunnybrook import resting_items
 
-        d = {
-            "measures": {k: [round(v[0], 5), round(v[1], 5)] for k, v in self.measures.items()},
-            "aus": {k: [round(v[0], 3), round(v[1], 3)] for k, v in self.aus.items()},
-            "resting": {k: [round(v[0], 5), round(v[1], 5)] for k, v in self.resting.items()},
-            "expression": {k: round(v, 4) for k, v in self.expression.items()},
-            "frames": self.frames,
-            "used": self.used,
-            "warnings": list(self.warnings),
-        }
-        d["resting_symmetry"] = resting_items(d)
-        return d
+        resting = {k: (round(v[0], 5), round(v[1], 5)) for k, v in self.resting.items()}
+        return CalibrationResult(
+            measures={k: (round(v[0], 5), round(v[1], 5)) for k, v in self.measures.items()},
+            aus={k: (round(v[0], 3), round(v[1], 3)) for k, v in self.aus.items()},
+            resting=resting,
+            expression={k: round(v, 4) for k, v in self.expression.items()},
+            frames=self.frames, used=self.used, warnings=tuple(self.warnings),
+            resting_symmetry=resting_items(resting))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+        """A calibration from its stored form (``Calibration.result().to_dict()``, parsed JSON)."""
         def pairs(x):
             return {k: (float(v[0]), float(v[1])) for k, v in (x or {}).items()}
 
@@ -299,7 +301,7 @@ class ExerciseTracker:
         self.calibration = calibration
         self.reps = reps
         self.affected_side = affected_side
-        self.results: list[dict[str, Any]] = []
+        self.results: list[RepResult] = []
         self.skipped = False
         self.state = "rest"
         self._clock = 0.0
@@ -331,7 +333,7 @@ class ExerciseTracker:
         self._rep.state_since = self._clock
 
     # -- one frame ----------------------------------------------------------------------------------------------
-    def push(self, face, t: float) -> dict[str, Any]:
+    def push(self, face, t: float) -> Feedback:
         """Feed one frame (``face`` None when no face was found) at time ``t`` (seconds, increasing)."""
         ex = self.exercise
         if self.done:
@@ -382,21 +384,19 @@ class ExerciseTracker:
         else:
             progress = 0.0
         state = "release" if rep_done is not None else self.state
-        out = self._feedback(fs, state, progress=progress, hold=None if rep_done is None else rep_done["hold"])
-        if rep_done is not None:
-            out["rep_done"] = rep_done
-        return out
+        return self._feedback(fs, state, progress=progress, rep_done=rep_done)
 
-    def _finish(self) -> dict[str, Any]:
+    def _finish(self) -> RepResult:
         res = rep_result(self._rep, self.exercise, self.affected_side)
         self.results.append(res)
         self._rep = _Rep(start=self._clock, state_since=self._clock)
         self.state = "rest"
         return res
 
-    def _feedback(self, fs: FrameScore | None, state: str, progress: float = 0.0,
-                  hold: float | None = None) -> dict[str, Any]:
+    def _feedback(self, fs: FrameScore | None, state: Literal["rest", "move", "hold", "release", "no_face", "done"],
+                  progress: float = 0.0, rep_done: RepResult | None = None) -> Feedback:
         ex = self.exercise
+        hold = None if rep_done is None else rep_done.hold
         rep_no = len(self.results) if hold is not None else min(len(self.results) + 1, self.reps)
         msg = {
             "rest": ex.instruction,
@@ -408,23 +408,21 @@ class ExerciseTracker:
         }[state]
         if state == "rest" and self.results:
             msg = "Again: " + ex.instruction[0].lower() + ex.instruction[1:]
-        return {
-            "phase": "exercise", "exercise": ex.id, "rep": rep_no, "reps": self.reps, "state": state,
-            "progress": _r(progress, 3),
-            "score": _r(fs.score, 1) if fs else 0.0, "left": _r(fs.left, 3) if fs else 0.0,
-            "right": _r(fs.right, 3) if fs else 0.0, "symmetry": _r(fs.symmetry, 3) if fs else 1.0,
-            "hold": _r(self._rep.held if hold is None else hold, 2),
-            "warnings": list(fs.synkinesis) if fs else [], "message": msg,
-        }
+        return Feedback(
+            phase="exercise", exercise=ex.id, rep=rep_no, reps=self.reps, state=state, progress=_r(progress, 3),
+            score=_r(fs.score, 1) if fs else 0.0, left=_r(fs.left, 3) if fs else 0.0,
+            right=_r(fs.right, 3) if fs else 0.0, symmetry=_r(fs.symmetry, 3) if fs else 1.0,
+            hold=_r(self._rep.held if hold is None else hold, 2),
+            warnings=tuple(fs.synkinesis) if fs else (), message=msg, rep_done=rep_done)
 
     # -- results ------------------------------------------------------------------------------------------------
-    def result(self) -> dict[str, Any]:
+    def result(self) -> ExerciseResult:
         """The exercise's result (contract §3): medians/means over the finished reps."""
         return exercise_result(self.exercise.id, self.results, skipped=self.skipped and len(self.results) < self.reps,
                                affected_side=self.affected_side)
 
 
-def rep_result(rep: _Rep, exercise: Exercise, affected_side: str | None = None) -> dict[str, Any]:
+def rep_result(rep: _Rep, exercise: Exercise, affected_side: str | None = None) -> RepResult:
     """One repetition's result from its frames (formulas: module doc and docs/practice.md)."""
     frames = rep.hold_frames
     hold = rep.held
@@ -433,8 +431,8 @@ def rep_result(rep: _Rep, exercise: Exercise, affected_side: str | None = None) 
         frames = ranked[: max(1, math.ceil(len(ranked) * TIMEOUT_TOP_FRACTION))] if ranked else []
         hold = 0.0
     if not frames:
-        return {"score": 0.0, "left": 0.0, "right": 0.0, "symmetry": 1.0, "hold": 0.0, "stability": 0.0,
-                "synkinesis": [], "synkinesis_level": 0.0, "timed_out": True}
+        return RepResult(score=0.0, left=0.0, right=0.0, symmetry=1.0, hold=0.0, stability=0.0, synkinesis=(),
+                         synkinesis_level=0.0, timed_out=True)
     sig = np.array([f.signal for f in frames])
     stability = 0.0 if not rep.hold_frames or len(sig) < 2 else float(1.0 - min(1.0, sig.std() / STABILITY_SD))
     left = float(np.mean([f.left for f in frames]))
@@ -448,33 +446,33 @@ def rep_result(rep: _Rep, exercise: Exercise, affected_side: str | None = None) 
             counts[w] = counts.get(w, 0) + 1
     warnings = [w for w, c in counts.items() if c >= SYNKINESIS_MIN_FRACTION * len(active)]
     level = float(np.median([f.synkinesis_level for f in active]))
-    return {"score": _r(score, 2), "left": _r(left), "right": _r(right),
-            "symmetry": _r(symmetry(left, right, affected_side)), "hold": _r(hold, 2), "stability": _r(stability),
-            "synkinesis": warnings, "synkinesis_level": _r(level, 3), "timed_out": bool(rep.timed_out)}
+    return RepResult(score=_r(score, 2), left=_r(left), right=_r(right),
+                     symmetry=_r(symmetry(left, right, affected_side)), hold=_r(hold, 2), stability=_r(stability),
+                     synkinesis=tuple(warnings), synkinesis_level=_r(level, 3), timed_out=bool(rep.timed_out))
 
 
-def exercise_result(exercise_id: str, reps: list[dict[str, Any]], *, skipped: bool = False,
-                    affected_side: str | None = None) -> dict[str, Any]:
+def exercise_result(exercise_id: str, reps: Sequence[RepResult], *, skipped: bool = False,
+                    affected_side: str | None = None) -> ExerciseResult:
     """Combine rep results: score = median of the rep scores, the rest means; warnings = those of any rep."""
     if not reps:
-        return {"id": exercise_id, "score": 0.0, "left": 0.0, "right": 0.0, "symmetry": 1.0, "hold": 0.0,
-                "stability": 0.0, "synkinesis": [], "synkinesis_level": 0.0, "skipped": skipped, "reps": []}
-    left = float(np.mean([r["left"] for r in reps]))
-    right = float(np.mean([r["right"] for r in reps]))
+        return ExerciseResult(id=exercise_id, score=0.0, left=0.0, right=0.0, symmetry=1.0, hold=0.0, stability=0.0,
+                              synkinesis=(), synkinesis_level=0.0, skipped=skipped, reps=())
+    left = float(np.mean([r.left for r in reps]))
+    right = float(np.mean([r.right for r in reps]))
     warnings: list[str] = []
     for r in reps:
-        warnings += [w for w in r["synkinesis"] if w not in warnings]
-    return {
-        "id": exercise_id,
-        "score": _r(float(np.median([r["score"] for r in reps])), 2),
-        "left": _r(left), "right": _r(right), "symmetry": _r(symmetry(left, right, affected_side)),
-        "hold": _r(float(np.mean([r["hold"] for r in reps])), 2),
-        "stability": _r(float(np.mean([r["stability"] for r in reps]))),
-        "synkinesis": warnings,
-        "synkinesis_level": _r(float(np.median([r.get("synkinesis_level", 0.0) for r in reps])), 3),
-        "skipped": skipped,
-        "reps": reps,
-    }
+        warnings += [w for w in r.synkinesis if w not in warnings]
+    return ExerciseResult(
+        id=exercise_id,
+        score=_r(float(np.median([r.score for r in reps])), 2),
+        left=_r(left), right=_r(right), symmetry=_r(symmetry(left, right, affected_side)),
+        hold=_r(float(np.mean([r.hold for r in reps])), 2),
+        stability=_r(float(np.mean([r.stability for r in reps]))),
+        synkinesis=tuple(warnings),
+        synkinesis_level=_r(float(np.median([r.synkinesis_level for r in reps])), 3),
+        skipped=skipped,
+        reps=tuple(reps),
+    )
 
 
 __all__ = ["ACTIVE_ON", "Calibration", "ExerciseTracker", "FrameScore", "SCORING_VERSION", "exercise_result",

@@ -5,22 +5,25 @@
 ...     feedback = s.push(face, t)    # docs/dev/practice-contract.md §4
 ...     if s.done:
 ...         break
->>> s.result()["score"]               # §3
+>>> s.result().score                 # §3
 
 Phases: ``"calibrate"`` (``calibration_seconds`` of face time; the calmest half of those faces become the neutral
 calibration, :meth:`mimetic.practice.scoring.Calibration.from_faces`) → ``"exercise"`` (one
 :class:`~mimetic.practice.scoring.ExerciseTracker` after the other) → ``"done"``. Frames without a face pause
 every timer (state ``"no_face"``). No web or database code here: the web layer feeds frames and stores
-``result()``.
+``result()``. The feedback and the result are the types of :mod:`mimetic.practice.results` (``to_dict()``: their
+JSON).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from mimetic.practice import sunnybrook
 from mimetic.practice.exercises import get_exercise, routine_ids
-from mimetic.practice.scoring import MAX_DT, SCORING_VERSION, SIDES, Calibration, ExerciseTracker
+from mimetic.practice.results import Feedback, SessionResult
+from mimetic.practice.scoring import (MAX_DT, SCORING_VERSION, SIDES, Calibration, ExerciseTracker,
+                                      exercise_result)
 
 #: the largest number of calibration faces kept (a long calibration at a high frame rate)
 MAX_CALIBRATION_FACES = 300
@@ -90,7 +93,7 @@ class PracticeSession:
             self._index += 1
 
     # -- frames -----------------------------------------------------------------------------------------------
-    def push(self, face, t: float) -> dict[str, Any]:
+    def push(self, face, t: float) -> Feedback:
         """Feed the main face of one frame (``None`` when there is none) at ``t`` seconds (increasing)."""
         if self.phase == "calibrate":
             return self._calibrate(face, float(t))
@@ -101,45 +104,43 @@ class PracticeSession:
         if cur.done:
             self._index += 1
             if not self.done:
-                fb["next"] = self.current.exercise.id
+                fb = replace(fb, next=self.current.exercise.id)
         if self.done:
-            fb["session_done"] = True
+            fb = replace(fb, session_done=True)
         return fb
 
-    def _calibrate(self, face, t: float) -> dict[str, Any]:
-        base = {"phase": "calibrate", "exercise": None, "rep": 0, "reps": self.reps, "score": 0.0, "left": 0.0,
-                "right": 0.0, "symmetry": 1.0, "hold": 0.0, "warnings": []}
+    def _calibrate(self, face, t: float) -> Feedback:
+        def feedback(state, progress: float, message: str, **more) -> Feedback:
+            return Feedback(phase="calibrate", exercise=None, rep=0, reps=self.reps, state=state,
+                            progress=round(progress, 3), score=0.0, left=0.0, right=0.0, symmetry=1.0, hold=0.0,
+                            warnings=more.pop("warnings", ()), message=message, **more)
+
         if face is None:
             self._cal_last = None
             progress = min(1.0, self._cal_time / self.calibration_seconds)
-            return {**base, "state": "no_face", "progress": round(progress, 3),
-                    "message": "No face found: look at the camera."}
+            return feedback("no_face", progress, "No face found: look at the camera.")
         if self._cal_last is not None:
             self._cal_time += min(MAX_DT, max(0.0, t - self._cal_last))
         self._cal_last = t
         if len(self._cal_faces) < MAX_CALIBRATION_FACES:
             self._cal_faces.append(face)
         progress = min(1.0, self._cal_time / self.calibration_seconds)
-        out = {**base, "state": "rest", "progress": round(progress, 3),
-               "message": "Relax your face and look at the camera."}
-        if progress >= 1.0:
-            self.calibration = Calibration.from_faces(self._cal_faces)
-            self._cal_faces = []
-            self._start_exercises()
-            out["calibration"] = self.calibration.to_dict()
-            out["warnings"] = list(self.calibration.warnings)
-            out["next"] = self.current.exercise.id if self.current else None
-            out["message"] = "Calibrated. " + get_exercise(self.exercise_ids[0]).instruction
-        return out
+        if progress < 1.0:
+            return feedback("rest", progress, "Relax your face and look at the camera.")
+        self.calibration = Calibration.from_faces(self._cal_faces)
+        self._cal_faces = []
+        self._start_exercises()
+        return feedback("rest", progress, "Calibrated. " + get_exercise(self.exercise_ids[0]).instruction,
+                        warnings=tuple(self.calibration.warnings), calibration=self.calibration.result(),
+                        next=self.current.exercise.id if self.current else None)
 
-    def _done_feedback(self) -> dict[str, Any]:
-        res = self.result()
-        return {"phase": "done", "exercise": None, "rep": self.reps, "reps": self.reps, "state": "rest",
-                "progress": 1.0, "score": res["score"], "left": 0.0, "right": 0.0, "symmetry": 1.0, "hold": 0.0,
-                "warnings": [], "message": "Session complete."}
+    def _done_feedback(self) -> Feedback:
+        return Feedback(phase="done", exercise=None, rep=self.reps, reps=self.reps, state="rest", progress=1.0,
+                        score=self.result().score, left=0.0, right=0.0, symmetry=1.0, hold=0.0, warnings=(),
+                        message="Session complete.")
 
     # -- result -----------------------------------------------------------------------------------------------
-    def result(self) -> dict[str, Any]:
+    def result(self) -> SessionResult:
         """The session result (contract §3). Exercises not reached yet are listed as skipped with no reps; the
         session score is the mean score of the exercises with at least one finished rep (0 when none)."""
         exercises = []
@@ -147,24 +148,22 @@ class PracticeSession:
             if i < len(self._trackers):
                 r = self._trackers[i].result()
                 if i >= self._index and not self._trackers[i].done:
-                    r["skipped"] = True
+                    r = replace(r, skipped=True)
             else:
-                from mimetic.practice.scoring import exercise_result
-
                 r = exercise_result(ex_id, [], skipped=True)
             exercises.append(r)
-        scored = [e["score"] for e in exercises if e["reps"]]
-        out: dict[str, Any] = {
-            "routine": self.routine_name if self.routine_name is not None else list(self.exercise_ids),
-            "reps": self.reps,
-            "affected_side": self.affected_side,
-            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
-            "score": round(sum(scored) / len(scored), 2) if scored else 0.0,
-            "exercises": exercises,
-            "scoring_version": SCORING_VERSION,
-        }
-        out["sunnybrook"] = sunnybrook.estimate(out)
-        return out
+        scored = [e.score for e in exercises if e.reps]
+        calibration = self.calibration.result() if self.calibration is not None else None
+        return SessionResult(
+            routine=self.routine_name if self.routine_name is not None else tuple(self.exercise_ids),
+            reps=self.reps,
+            affected_side=self.affected_side,
+            calibration=calibration,
+            score=round(sum(scored) / len(scored), 2) if scored else 0.0,
+            exercises=tuple(exercises),
+            scoring_version=SCORING_VERSION,
+            sunnybrook=sunnybrook.estimate(exercises, calibration, self.affected_side),
+        )
 
 
 __all__ = ["PracticeSession"]

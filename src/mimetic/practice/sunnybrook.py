@@ -28,9 +28,11 @@ Items whose exercise was not done (or skipped) are left out and the sums are sca
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from mimetic.practice.exercises import EXERCISES, SUNNYBROOK_ITEMS
+from mimetic.practice.results import (CalibrationResult, CheekItem, ExerciseResult, RestingItem, RestingSymmetry,
+                                      SunnybrookEstimate, SunnybrookItems)
 
 NOTE = "An estimate in the shape of the Sunnybrook scale, not a clinical grading."
 
@@ -48,8 +50,8 @@ VOLUNTARY_BINS = (0.1, 0.35, 0.65, 0.9)
 SYNKINESIS_BINS = (1.0, 1.5, 2.5)
 
 
-def _pair(d: dict, key: str) -> tuple[float, float] | None:
-    v = (d or {}).get(key)
+def _pair(d: Mapping[str, tuple[float, float]], key: str) -> tuple[float, float] | None:
+    v = d.get(key)
     return None if v is None else (float(v[0]), float(v[1]))
 
 
@@ -59,37 +61,34 @@ def _which(left: float, right: float, word_more: str, word_less: str) -> str:
     return f"right {word_more} than left" if right > left else ""
 
 
-def resting_items(calibration: dict[str, Any]) -> dict[str, Any]:
-    """Resting-symmetry items from a calibration dict (``Calibration.to_dict()``): ``{"eye", "cheek", "mouth":
-    {"grade", "left", "right", "difference", "note"}, "sum", "score"}``. Values are IOD units (angle: degrees)."""
-    rest = calibration.get("resting") or {}
-    out: dict[str, Any] = {}
-    eye = _pair(rest, "palpebral_fissure")
+def resting_items(resting: Mapping[str, tuple[float, float]]) -> RestingSymmetry:
+    """Resting-symmetry items from a calibration's resting measures (``CalibrationResult.resting``: name ->
+    (left, right)). Values are IOD units (angle: degrees); an item whose measure is missing is left out."""
+    eye = _pair(resting, "palpebral_fissure")
+    eye_item = cheek_item = mouth_item = None
     if eye is not None:
         diff = eye[0] - eye[1]
         grade = int(abs(diff) > REST_EYE)
-        out["eye"] = {"grade": grade, "left": round(eye[0], 4), "right": round(eye[1], 4),
-                      "difference": round(diff, 4), "note": _which(*eye, "wider", "narrower") if grade else ""}
-    nl, na = _pair(rest, "nasolabial_length"), _pair(rest, "nasolabial_angle")
+        eye_item = RestingItem(grade=grade, left=round(eye[0], 4), right=round(eye[1], 4),
+                               difference=round(diff, 4), note=_which(*eye, "wider", "narrower") if grade else "")
+    nl, na = _pair(resting, "nasolabial_length"), _pair(resting, "nasolabial_angle")
     if nl is not None:
         diff = nl[0] - nl[1]
         grade = 2 if abs(diff) > 2 * REST_CHEEK else 1 if abs(diff) > REST_CHEEK else 0
         if na is not None and abs(na[0] - na[1]) > REST_CHEEK_DEG:
             grade = max(grade, 1)
-        out["cheek"] = {"grade": grade, "left": round(nl[0], 4), "right": round(nl[1], 4),
-                        "difference": round(diff, 4),
-                        "angle": None if na is None else [round(na[0], 2), round(na[1], 2)],
-                        "note": _which(*nl, "fold longer", "shorter") if grade else ""}
-    mouth = _pair(rest, "corner_height")
+        cheek_item = CheekItem(grade=grade, left=round(nl[0], 4), right=round(nl[1], 4), difference=round(diff, 4),
+                               angle=None if na is None else (round(na[0], 2), round(na[1], 2)),
+                               note=_which(*nl, "fold longer", "shorter") if grade else "")
+    mouth = _pair(resting, "commissure_eye_height")
     if mouth is not None:
         diff = mouth[0] - mouth[1]
         grade = int(abs(diff) > REST_MOUTH)
-        out["mouth"] = {"grade": grade, "left": round(mouth[0], 4), "right": round(mouth[1], 4),
-                        "difference": round(diff, 4), "note": _which(*mouth, "corner higher", "lower") if grade else ""}
-    total = sum(v["grade"] for v in out.values())
-    out["sum"] = total
-    out["score"] = 5 * total
-    return out
+        mouth_item = RestingItem(grade=grade, left=round(mouth[0], 4), right=round(mouth[1], 4),
+                                 difference=round(diff, 4),
+                                 note=_which(*mouth, "corner higher", "lower") if grade else "")
+    total = sum(v.grade for v in (eye_item, cheek_item, mouth_item) if v is not None)
+    return RestingSymmetry(eye=eye_item, cheek=cheek_item, mouth=mouth_item, sum=total, score=5 * total)
 
 
 def voluntary_grade(left: float, right: float, affected_side: str | None = None) -> tuple[int, float]:
@@ -109,23 +108,24 @@ def synkinesis_grade(level: float) -> int:
     return sum(level >= b for b in SYNKINESIS_BINS)
 
 
-def estimate(result: dict[str, Any]) -> dict[str, Any]:
-    """Sunnybrook-shaped estimate from a session result (contract §3); see the module docstring."""
-    side = result.get("affected_side")
-    cal = result.get("calibration") or {}
-    rest = cal.get("resting_symmetry") or resting_items(cal)
-    resting_score = int(rest.get("score", 0))
+def estimate(exercises: Sequence[ExerciseResult], calibration: CalibrationResult | None,
+             affected_side: str | None = None) -> SunnybrookEstimate:
+    """Sunnybrook-shaped estimate from a session's exercise results and its calibration (the parts of a
+    :class:`~mimetic.practice.results.SessionResult`); see the module docstring."""
+    side = affected_side
+    rest = calibration.resting_symmetry if calibration is not None else resting_items({})
+    resting_score = int(rest.score)
     vol: dict[str, int | None] = {k: None for k in SUNNYBROOK_ITEMS}
     syn: dict[str, int | None] = {k: None for k in SUNNYBROOK_ITEMS}
     xs: dict[str, float | None] = {k: None for k in SUNNYBROOK_ITEMS}
-    for ex in result.get("exercises", []):
-        info = EXERCISES.get(ex.get("id"))
+    for ex in exercises:
+        info = EXERCISES.get(ex.id)
         item = info.sunnybrook if info is not None else None
-        if item is None or not ex.get("reps") or vol[item] is not None:
+        if item is None or not ex.reps or vol[item] is not None:
             continue
-        vol[item], x = voluntary_grade(float(ex["left"]), float(ex["right"]), side)
+        vol[item], x = voluntary_grade(float(ex.left), float(ex.right), side)
         xs[item] = round(x, 3)
-        syn[item] = synkinesis_grade(float(ex.get("synkinesis_level", 0.0)))
+        syn[item] = synkinesis_grade(float(ex.synkinesis_level))
     measured = [k for k in SUNNYBROOK_ITEMS if vol[k] is not None]
     if measured:
         n = len(measured)
@@ -134,20 +134,20 @@ def estimate(result: dict[str, Any]) -> dict[str, Any]:
         composite = int(max(0, min(100, voluntary - resting_score - synk)))
     else:
         voluntary = synk = composite = None
-    return {
-        "resting_symmetry": resting_score,
-        "voluntary_movement": voluntary,
-        "synkinesis": synk,
-        "composite": composite,
-        "items": {"resting": {k: rest[k]["grade"] for k in ("eye", "cheek", "mouth") if k in rest},
-                  "resting_detail": {k: rest[k] for k in ("eye", "cheek", "mouth") if k in rest},
-                  "voluntary": vol, "voluntary_ratio": xs, "synkinesis": syn},
-        "measured": measured,
-        "complete": len(measured) == len(SUNNYBROOK_ITEMS),
-        "affected_side": side,
-        "is_estimate": True,
-        "note": NOTE,
-    }
+    detail = {k: v for k, v in (("eye", rest.eye), ("cheek", rest.cheek), ("mouth", rest.mouth)) if v is not None}
+    return SunnybrookEstimate(
+        resting_symmetry=resting_score,
+        voluntary_movement=voluntary,
+        synkinesis=synk,
+        composite=composite,
+        items=SunnybrookItems(resting={k: v.grade for k, v in detail.items()}, resting_detail=detail,
+                              voluntary=vol, voluntary_ratio=xs, synkinesis=syn),
+        measured=tuple(measured),
+        complete=len(measured) == len(SUNNYBROOK_ITEMS),
+        affected_side=side,
+        is_estimate=True,
+        note=NOTE,
+    )
 
 
 __all__ = ["NOTE", "estimate", "resting_items", "synkinesis_grade", "voluntary_grade"]

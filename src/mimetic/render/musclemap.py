@@ -17,12 +17,11 @@ Images are RGB ``uint8`` (H, W, 3). Colours: grey outline = inactive; blue → g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import cv2
 import numpy as np
 
-from mimetic.types import Face
+from mimetic.types import AUValue, Face, Sided
 
 __all__ = ["REGIONS", "au_bar_chart", "activation_colour", "canonical_muscle_map", "muscle_map"]
 
@@ -152,12 +151,17 @@ def _fixed(p: np.ndarray) -> np.ndarray:
     return np.round(p * _ONE).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _paint(canvas: np.ndarray, polys, muscles: Mapping[str, Mapping[str, float]], line: int) -> None:
+def _activation(muscles: Mapping[str, Sided], name: str, side: int) -> float:
+    s = muscles.get(name)
+    return 0.0 if s is None else float(s.left if side == 0 else s.right)
+
+
+def _paint(canvas: np.ndarray, polys, muscles: Mapping[str, Sided], line: int) -> None:
     """Blend each region's colour into ``canvas`` (in place), then outline it."""
     h, w = canvas.shape[:2]
     mask = np.zeros((h, w), np.uint8)
     for name, side, hull, hole in polys:
-        act = float((muscles.get(name) or {}).get("left" if side == 0 else "right", 0.0) or 0.0)
+        act = _activation(muscles, name, side)
         if act >= _MIN_ACT:
             x0, y0 = np.floor(hull.min(axis=0)).astype(int)
             x1, y1 = np.ceil(hull.max(axis=0)).astype(int) + 1
@@ -178,7 +182,7 @@ def _paint(canvas: np.ndarray, polys, muscles: Mapping[str, Mapping[str, float]]
     faint = canvas.copy()
     active = []
     for name, side, hull, hole in polys:
-        act = float((muscles.get(name) or {}).get("left" if side == 0 else "right", 0.0) or 0.0)
+        act = _activation(muscles, name, side)
         if act >= _MIN_ACT:
             active.append((hull, activation_colour(act)))
         else:
@@ -208,21 +212,22 @@ def _label(canvas, text, org, scale, colour=(255, 255, 255), outline: bool = Tru
     cv2.putText(canvas, text, org, font, 0.45 * scale, colour, t, cv2.LINE_AA)
 
 
-def _muscles_of(face: Face, muscles) -> Mapping[str, Mapping[str, float]]:
+def _muscles_of(face: Face, muscles) -> Mapping[str, Sided]:
+    """The activations to draw: ``muscles`` when given, else the face's own (a renderer never runs the pipeline)."""
     if muscles is not None:
         return muscles
-    if face.muscles:
-        return face.muscles
-    from mimetic.stages import enrich_face
+    if not face.muscles:
+        raise ValueError("the face has no muscle activations: draw a face from Analyzer results (with the muscle "
+                         "stage on), or pass muscles=")
+    return face.muscles
 
-    return enrich_face(face).muscles
 
-
-def muscle_map(face: Face, rgb: np.ndarray | None = None, *, muscles: Mapping[str, Mapping[str, float]] | None = None,
+def muscle_map(face: Face, rgb: np.ndarray | None = None, *, muscles: Mapping[str, Sided] | None = None,
                crop: bool = False, legend: bool = True) -> np.ndarray:
     """The muscle regions of ``face`` coloured by activation, over ``rgb`` (the image the face was found in).
 
-    ``muscles`` defaults to ``face.muscles`` (computed with :func:`mimetic.stages.enrich_face` when empty). Without
+    ``muscles`` defaults to ``face.muscles`` (``ValueError`` when the face has none: the renderer draws a result,
+    it does not compute one). Without
     ``rgb`` the regions are drawn on a dark canvas of the image's size (taken from the landmarks). ``crop=True``
     returns only the face with a margin. "R" and "L" mark the person's right and left.
     """
@@ -270,7 +275,7 @@ def muscle_map(face: Face, rgb: np.ndarray | None = None, *, muscles: Mapping[st
 
 
 def canonical_muscle_map(face: Face, *, size: int = 512,
-                         muscles: Mapping[str, Mapping[str, float]] | None = None) -> np.ndarray:
+                         muscles: Mapping[str, Sided] | None = None) -> np.ndarray:
     """The muscle map on the face's own mesh rotated to a front view, on a dark ``size``×(1.15·size) canvas.
 
     The person's right is on the image's left, as when facing them; labels say so.
@@ -311,7 +316,7 @@ def _tesselation() -> np.ndarray:
     return _TESS
 
 
-def au_bar_chart(aus: Mapping[str, Mapping[str, Any]], *, title: str | None = None, width: int = 720,
+def au_bar_chart(aus: Mapping[str, AUValue], *, title: str | None = None, width: int = 720,
                  dpi: int = 100) -> np.ndarray:
     """A horizontal bar chart of AU intensities, person's left and right side by side, as an RGB image.
 
@@ -330,8 +335,8 @@ def au_bar_chart(aus: Mapping[str, Mapping[str, Any]], *, title: str | None = No
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(codes))[::-1]
-    left = [float(aus[c].get("left", aus[c].get("intensity", 0.0))) for c in codes]
-    right = [float(aus[c].get("right", aus[c].get("intensity", 0.0))) for c in codes]
+    left = [aus[c].left for c in codes]
+    right = [aus[c].right for c in codes]
     ax.barh(y + 0.2, left, height=0.4, color="#e0502a", label="person's left")
     ax.barh(y - 0.2, right, height=0.4, color="#2a7fe0", label="person's right")
     labels = []

@@ -28,7 +28,7 @@ _FONT = cv2.FONT_HERSHEY_SIMPLEX
 def draw_au_bars(out: np.ndarray, face, *, top: int = 5, min_intensity: float = 0.5) -> None:
     """Draw the ``top`` strongest AUs of ``face`` (intensity >= ``min_intensity``) as horizontal bars (0-5) to the
     right of its box (left of it when there is no room), in place."""
-    aus = [(k, float(v.get("intensity") or 0.0)) for k, v in (face.aus or {}).items()]
+    aus = [(k, v.intensity) for k, v in face.aus.items()]
     aus = sorted([a for a in aus if a[1] >= min_intensity], key=lambda a: -a[1])[:top]
     if not aus:
         return

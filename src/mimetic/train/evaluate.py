@@ -19,32 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict:
-    """Accuracy, macro-F1 and per-class recall/precision/F1 of hard labels (indices into ``classes``)."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    k = len(classes)
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    tp = np.diag(cm).astype(float)
-    support = cm.sum(1)
-    predicted = cm.sum(0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0)
-    present = support > 0
-    return {
-        "n": int(len(y_true)),
-        "accuracy": float(tp.sum() / max(len(y_true), 1)),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "mean_recall": float(recall[present].mean()) if present.any() else 0.0,
-        "recall": {c: float(r) for c, r in zip(classes, recall)},
-        "precision": {c: float(p) for c, p in zip(classes, precision)},
-        "f1": {c: float(f) for c, f in zip(classes, f1)},
-        "support": {c: int(s) for c, s in zip(classes, support)},
-        "confusion": cm.tolist(),
-    }
+from mimetic.train.metrics import metrics
 
 
 def confusion_png(confusion: np.ndarray | list, classes: Sequence[str], path: str | os.PathLike,
@@ -137,6 +112,37 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
 
     atomic_write_text(out_dir / "metrics.json", json.dumps(results, indent=2) + "\n")
     return results
+
+
+def _predictor(model: str | os.PathLike, threads: int):
+    """``(predict, classes, size, predict_aux or None, aux_classes)`` for an ONNX file or a ``.pt`` checkpoint."""
+    path = Path(model)
+    if path.suffix == ".pt":
+        import torch
+
+        from mimetic.train.loop import model_from_checkpoint, predict_aux_probs, predict_probs
+
+        torch.set_num_threads(max(1, int(threads)))
+        net, state = model_from_checkpoint(path)
+        aux = tuple(state["net"].get("aux_classes") or ())
+        return ((lambda crops: predict_probs(net, crops)), tuple(state["net"]["classes"]), int(state["net"]["size"]),
+                (lambda crops: predict_aux_probs(net, crops)) if aux else None, aux)
+    from mimetic.expression.model import ExpressionModel
+
+    m = ExpressionModel(path, threads=threads)
+    return m.predict, m.classes, m.size, (m.predict_aux if m.aux_classes else None), m.aux_classes
+
+
+def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
+                   split: str = "test", threads: int = 1, cache_dir: str | os.PathLike | None = None,
+                   progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Evaluate ``model`` (expression.onnx, or best.pt/last.pt) on ``data``'s ``split``: FER+ test (8 classes,
+    majority label) and FER2013 PrivateTest (7 classes; all and confident) for the FER+ npz, the test split
+    otherwise. Logs accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png; returns the
+    metrics (``{set name: metrics}``, each with its ``confusion_png``)."""
+    predict, classes, size, predict_aux, aux_classes = _predictor(model, threads)
+    return evaluate_source(predict, classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
+                           progress=progress, log=log, predict_aux=predict_aux, aux_classes=aux_classes)
 
 
 # -- evaluation of any per-image predictor (the geometric model, the fusion) ----------------------------------

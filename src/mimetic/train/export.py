@@ -5,7 +5,7 @@ softmax probabilities; a network with an auxiliary head also gives ``probs_aux``
 ``aux_classes`` metadata entry. Its metadata (``metadata_props``) carries what inference needs: ``classes`` (JSON list),
 ``crop_size``, ``crop_detail`` (see ``align_crop``; empty: none), ``crop_recipe`` and ``mimetic_format``; a file
 exported with ``mirror=True`` averages each crop with its mirror image inside the graph (``mirror_average``: ``1``).
-``--int8`` quantizes the exported file (:mod:`mimetic.train.quantize`).
+``mimetic train export --int8 DATA`` then quantizes the exported file (:mod:`mimetic.train.quantize`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from mimetic.train.net import WithSoftmax
+from mimetic.train.onnxmeta import write_metadata
 
 OPSET = 17
 ONNX_FORMAT = 1
@@ -53,20 +54,6 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, *, classes, siz
             meta["aux_classes"] = json.dumps(list(model.config.aux_classes))
         write_metadata(tmp, meta)
     return path
-
-
-def write_metadata(path: str | os.PathLike, meta: dict[str, str]) -> None:
-    """Replace an exported ONNX file's metadata (``metadata_props``) with ``meta``, check the model, save it."""
-    import onnx
-
-    proto = onnx.load(str(path))
-    del proto.metadata_props[:]
-    for k, v in meta.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, str(v)
-    proto.producer_name = "mimetic"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
 
 
 def check_agreement(model: torch.nn.Module, path: str | os.PathLike, *, size: int, n: int = 16, seed: int = 0,
@@ -133,37 +120,3 @@ def export_ensemble(checkpoints: list[str | os.PathLike], path: str | os.PathLik
                       mirror=mirror)
     diff = check_agreement(ens, out, size=int(net.size), mirror=mirror) if check else None
     return out, diff
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.export",
-                                 description="Export a checkpoint (or several, as an ensemble) to ONNX and check "
-                                             "that torch and onnxruntime agree.")
-    ap.add_argument("checkpoints", nargs="+", help="best.pt / last.pt; two or more make an averaging ensemble")
-    ap.add_argument("--out", required=True, help="the ONNX file to write")
-    ap.add_argument("--mirror", action="store_true",
-                    help="average each crop with its mirror image inside the graph (twice the compute)")
-    ap.add_argument("--int8", metavar="DATA",
-                    help="then quantize to int8, calibrated on training crops of this dataset "
-                         "(see python -m mimetic.train.quantize)")
-    ap.add_argument("--calibration", type=int, help="calibration crops for --int8 (default: quantize's)")
-    ap.add_argument("--cache-dir", help="the crop cache for --int8 (default $MIMETIC_CACHE or ~/.cache/mimetic)")
-    a = ap.parse_args(argv)
-    if len(a.checkpoints) == 1:
-        out, diff = export_checkpoint(a.checkpoints[0], a.out, mirror=a.mirror)
-    else:
-        out, diff = export_ensemble(a.checkpoints, a.out, mirror=a.mirror)
-    print(f"exported {out} ({Path(out).stat().st_size / 1e6:.2f} MB); torch vs onnxruntime max |diff| {diff:.2e}")
-    if a.int8:
-        from mimetic.train.quantize import main as quantize_main
-
-        extra = (["--calibration", str(a.calibration)] if a.calibration else []) + \
-            (["--cache-dir", a.cache_dir] if a.cache_dir else [])
-        return quantize_main([str(out), "--data", a.int8, "--out", str(out), *extra])
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

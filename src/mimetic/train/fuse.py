@@ -13,8 +13,8 @@
 Faces the landmarker did not find (3.6 % of FER+) have no geometric features: the geometric model gives them the
 uniform distribution, so the fusion is the (rescaled) CNN there.
 
-``python -m mimetic.train.fuse --cnn CNN.onnx --geo GEO.onnx --data ferplus.npz --out DIR`` fits and evaluates;
-``python -m mimetic.train.ship`` does that and ships the result.
+:func:`fit_and_evaluate` (``mimetic train fuse --cnn CNN.onnx --geo GEO.onnx --data ferplus.npz --out DIR``) fits
+and evaluates; :func:`mimetic.train.ship.ship` (``mimetic train ship``) does that and ships the result.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import numpy as np
 from mimetic.expression.fusion import Fusion, file_sha256, fuse
 
 MODELS = ("cnn", "geometric", "fused")
+#: the fitted fusion's file name (in a run folder and in the models folder)
+FUSION_NAME = "expression_fusion.json"
 TITLES = {"cnn": "CNN", "geometric": "geometric", "fused": "fused"}
 SET_TITLES = {"ferplus_test": "FER+ test (8 classes, majority label)",
               "fer2013_private": "FER2013 PrivateTest (7 classes, all)",
@@ -166,7 +168,7 @@ def fit_fusion(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: s
     beats the CNN's validation accuracy, else ``"cnn"``; ``info`` holds the validation numbers and the decision.
     The model files' SHA-256 are recorded. Never reads the ``test`` split."""
     from mimetic.train.datasets import read_dataset
-    from mimetic.train.evaluate import metrics
+    from mimetic.train.metrics import metrics
 
     pred = predictions or Predictions(cnn_onnx, geo_onnx, data, cache_dir=cache_dir, threads=threads, log=log)
     src = read_dataset(data, pred.classes)
@@ -301,33 +303,16 @@ def results_markdown(results: dict, *, validation: dict | None = None) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.fuse",
-                                 description="Fit the CNN + geometric fusion on the validation split and evaluate "
-                                             "CNN, geometric and fused on the test sets.")
-    ap.add_argument("--cnn", required=True, help="the CNN's expression.onnx")
-    ap.add_argument("--geo", required=True, help="the geometric model's expression_geometric.onnx")
-    ap.add_argument("--data", required=True, help="the FER+ npz")
-    ap.add_argument("--out", required=True, help="output folder: expression_fusion.json, eval/")
-    ap.add_argument("--no-bias", action="store_true", help="fit the weight and scale only (no per-class bias)")
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args(argv)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    pred = Predictions(a.cnn, a.geo, a.data, threads=a.threads)
-    fusion = fit_fusion(a.cnn, a.geo, a.data, bias=not a.no_bias, predictions=pred)
-    out = Path(a.out)
+def fit_and_evaluate(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, data: str | os.PathLike,
+                     out_dir: str | os.PathLike, *, bias: bool = True, threads: int = 1,
+                     cache_dir: str | os.PathLike | None = None,
+                     log: Callable[[str], None] = print) -> tuple[Fusion, dict]:
+    """:func:`fit_fusion` on the validation split, saved as ``out_dir/expression_fusion.json``, then
+    :func:`evaluate_all` into ``out_dir/eval``. Returns the fusion and the test metrics."""
+    pred = Predictions(cnn_onnx, geo_onnx, data, cache_dir=cache_dir, threads=threads, log=log)
+    fusion = fit_fusion(cnn_onnx, geo_onnx, data, bias=bias, predictions=pred, log=log)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    fusion.save(out / "expression_fusion.json")
-    evaluate_all(a.cnn, a.geo, fusion, a.data, out / "eval", predictions=pred)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    fusion.save(out / FUSION_NAME)
+    results = evaluate_all(cnn_onnx, geo_onnx, fusion, data, out / "eval", predictions=pred, log=log)
+    return fusion, results

@@ -22,7 +22,7 @@ and the jaw contour ~1 s.d. lower, than on FER-style 48-pixel crops of the same 
 from extrapolating far outside the training range; ``exclude=("jaw",)`` drops the jaw contour (0.8 points lower
 validation accuracy, no clear gain on the fixture portraits), so it is off by default.
 
-``python -m mimetic.train.geometric DATA --out DIR`` (or :func:`train_geometric`) writes
+``mimetic train geometric DATA --out DIR`` (or :func:`train_geometric`) writes
 ``DIR/expression_geometric.onnx``, ``DIR/geometric_log.jsonl`` and ``DIR/geometric_summary.json``.
 """
 
@@ -199,7 +199,7 @@ def export_geometric(module, path: str | os.PathLike, *, classes, metadata: dict
     import warnings
 
     from mimetic.media.atomic import atomic_path
-    from mimetic.train.export import write_metadata
+    from mimetic.train.onnxmeta import write_metadata
 
     torch = _torch()
     path = Path(path)
@@ -244,7 +244,7 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
 
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.datasets import read_dataset
-    from mimetic.train.evaluate import metrics
+    from mimetic.train.metrics import metrics
     from mimetic.train.loop import class_weights, lr_factor, soft_cross_entropy
 
     torch.set_num_threads(max(1, int(threads)))
@@ -353,31 +353,3 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
     echo(f"best epoch {best[2]}: valid accuracy {100 * best[0]:.2f} %; exported {onnx_path} "
          f"({onnx_path.stat().st_size / 1e3:.0f} kB, torch vs onnxruntime {diff:.1e})")
     return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.geometric",
-                                 description="Train the geometric expression model (MLP on AUs, blendshapes, "
-                                             "frontal landmarks and pose) and export it to ONNX.")
-    ap.add_argument("data", help="dataset (the FER+ npz, or any format mimetic.train.datasets reads)")
-    ap.add_argument("--out", required=True, help="output folder (expression_geometric.onnx, log, summary)")
-    ap.add_argument("--classes", default=None, help="8 (default), 7 or a comma list")
-    ap.add_argument("--epochs", type=int, default=60)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--hidden", default="512,256", help="hidden layer widths (comma list)")
-    ap.add_argument("--dropout", type=float, default=0.4)
-    ap.add_argument("--noise", type=float, default=0.15, help="Gaussian feature noise (standard units)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache-dir", default=None)
-    a = ap.parse_args(argv)
-    train_geometric(a.data, a.out, classes=a.classes, epochs=a.epochs, lr=a.lr, seed=a.seed, threads=a.threads,
-                    hidden=tuple(int(h) for h in a.hidden.split(",") if h.strip()), dropout=a.dropout,
-                    noise=a.noise, cache_dir=a.cache_dir)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -280,7 +280,7 @@ def predict_aux_probs(model: torch.nn.Module, crops: np.ndarray, batch: int = 25
 
 def validate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, classes, aux: np.ndarray | None = None,
              aux_classes=()) -> dict:
-    from mimetic.train.evaluate import metrics
+    from mimetic.train.metrics import metrics
 
     p = predict_probs(model, x)
     m = metrics(y.argmax(1), p.argmax(1), classes)

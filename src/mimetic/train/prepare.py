@@ -10,7 +10,7 @@ crop is :func:`mimetic.expression.crop.fallback_crop`), ``landmarks`` (n, 478, 3
 source image (NaN when not found), ``blendshapes`` (n, 52) float16 and ``matrix`` (n, 4, 4) float32 (MediaPipe's
 facial transformation), so that geometric models can be trained without landmarking again.
 
-``python -m mimetic.train.prepare DATA [--size 64] [--cache-dir DIR]`` fills the cache from a shell.
+``mimetic train prepare DATA [--size 64] [--cache-dir DIR]`` fills the cache from a shell.
 """
 
 from __future__ import annotations
@@ -265,36 +265,3 @@ def measure_fer_geometry(npz: str | os.PathLike, n: int = 1500, seed: int = 1) -
     eyes = np.array([sym[[0, 1]].mean(0), sym[[2, 3]].mean(0)])
     return {"found": len(pts), "tried": len(pick), "template": {int(a): tuple(np.round(s, 3)) for a, s in zip(ANCHORS, sym)},
             "eye_y": float(eyes[:, 1].mean()), "inter_ocular": float(eyes[1, 0] - eyes[0, 0])}
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    from mimetic.train.datasets import read_dataset
-
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.prepare", description=__doc__.split("\n\n")[0])
-    ap.add_argument("data", help="dataset: ferplus .npz, fer2013.csv, a class-per-folder tree or a path,label CSV")
-    ap.add_argument("--size", type=int, default=CROP_SIZE)
-    ap.add_argument("--cache-dir", default=None)
-    ap.add_argument("--limit", type=int, default=None, help="only the first N images (to measure the rate)")
-    ap.add_argument("--no-progress", action="store_true", help="print a line per part instead of a bar")
-    a = ap.parse_args(argv)
-    try:
-        import torch  # noqa: F401  (keeps MKL/OpenMP threads at 1 when present)
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    src = read_dataset(a.data)
-    cache = CropCache(src, a.cache_dir, size=a.size)
-    idx = None if a.limit is None else np.arange(min(a.limit, src.n_images))
-    st = cache.ensure(idx, progress=not a.no_progress)
-    if st["images"]:
-        print(f"aligned {st['images']} images in {st['seconds']:.1f} s ({st['images'] / st['seconds']:.1f}/s); "
-              f"no face found in {st['not_found']} ({100 * st['not_found'] / st['images']:.2f} %)")
-    print(json.dumps(cache.stats()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

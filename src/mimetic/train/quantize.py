@@ -7,8 +7,8 @@ onnxruntime runs the int8 convolutions 2-3× faster than float; the validation a
 (the model card has the figures of the shipped file). The metadata of the float file is kept, plus
 ``quantization``.
 
-``python -m mimetic.train.quantize FLOAT.onnx --data ferplus.npz --out INT8.onnx`` (``--out`` may be the same
-file) prints how often the two files agree on the top class of held-out training crops.
+``mimetic train quantize FLOAT.onnx --data ferplus.npz --out INT8.onnx`` (:func:`quantize_model`; ``--out`` may be
+the same file) prints how often the two files agree on the top class of held-out training crops.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def quantize_int8(src: str | os.PathLike, dst: str | os.PathLike, crops: np.ndar
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from mimetic.media.atomic import atomic_path
-    from mimetic.train.export import write_metadata
+    from mimetic.train.onnxmeta import write_metadata
 
     src, dst = Path(src), Path(dst)
     crops = np.asarray(crops)
@@ -103,34 +103,23 @@ def compare(float_path: str | os.PathLike, int8_path: str | os.PathLike, crops: 
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
+def quantize_model(model: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike, *,
+                   calibration: int = CALIBRATION, seed: int = 0, held_out: int = 1000,
+                   cache_dir: str | os.PathLike | None = None) -> dict:
+    """Quantize the float file ``model`` into ``out`` (may be ``model`` itself), calibrated on ``calibration``
+    training crops of ``data``, and compare the two files on ``held_out`` other training crops.
+
+    Returns ``{"out": Path, "calibration": n, "held_out": n, "comparison": compare(...)}``."""
     import shutil
 
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.quantize",
-                                 description="Quantize an exported expression CNN to int8 (calibrated on training "
-                                             "crops) and report how it differs from the float file.")
-    ap.add_argument("model", help="the float ONNX file (from mimetic train / python -m mimetic.train.export)")
-    ap.add_argument("--data", required=True, help="the dataset whose training crops calibrate the ranges")
-    ap.add_argument("--out", required=True, help="the int8 ONNX file to write (may be MODEL itself)")
-    ap.add_argument("--calibration", type=int, default=CALIBRATION, help="calibration crops (default %(default)s)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cache-dir", help="the crop cache (default $MIMETIC_CACHE or ~/.cache/mimetic)")
-    a = ap.parse_args(argv)
     from mimetic.expression.model import ExpressionModel
 
-    size = ExpressionModel(a.model).size
-    crops, rows = training_crops(a.data, a.calibration, size=size, seed=a.seed, cache_dir=a.cache_dir)
+    size = ExpressionModel(model).size
+    crops, rows = training_crops(data, calibration, size=size, seed=seed, cache_dir=cache_dir)
     with tempfile.TemporaryDirectory() as tmpdir:
         ref = Path(tmpdir) / "float.onnx"
-        shutil.copyfile(a.model, ref)
-        out = quantize_int8(ref, a.out, crops)
-        held, _ = training_crops(a.data, 1000, size=size, seed=a.seed + 1, exclude=rows, cache_dir=a.cache_dir)
-        d = compare(ref, out, held)
-    print(f"quantized {out} ({Path(out).stat().st_size / 1e6:.2f} MB) on {len(crops)} crops; on {len(held)} other "
-          "training crops: " + ", ".join(f"{k} {v:.4f}" for k, v in d.items()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        shutil.copyfile(model, ref)
+        dst = quantize_int8(ref, out, crops)
+        held, _ = training_crops(data, held_out, size=size, seed=seed + 1, exclude=rows, cache_dir=cache_dir)
+        diff = compare(ref, dst, held)
+    return {"out": dst, "calibration": len(crops), "held_out": len(held), "comparison": diff}

@@ -1,11 +1,11 @@
 """Ship a trained expression CNN: fit the fusion, evaluate CNN / geometric / fused, copy the model files into
 ``src/mimetic/models/`` and write ``MODEL_CARD.md`` with the measured numbers.
 
-    python -m mimetic.train.ship --cnn runs/ferplus8/expression.onnx --data /work/shared/datasets/ferplus.npz
+    mimetic train ship --cnn runs/ferplus8/expression.onnx --data /work/shared/datasets/ferplus.npz
 
-Steps (all outputs of the run go to ``--out``, default ``<cnn folder>/ship``):
+Steps (all outputs of the run go to ``out``, default ``<cnn folder>/ship``):
 
-1. the geometric model: ``--geo``, else the shipped ``models/expression_geometric.onnx``, else one is trained
+1. the geometric model: ``geo``, else the shipped ``models/expression_geometric.onnx``, else one is trained
    (``mimetic.train.geometric``, ~2 min);
 2. :func:`mimetic.train.fuse.fit_fusion` on the FER+ ``valid`` split → ``expression_fusion.json``;
 3. :func:`mimetic.train.fuse.evaluate_all` on FER+ test and FER2013 PrivateTest (all, confident) → ``eval/``;
@@ -24,7 +24,6 @@ import os
 import platform
 import shlex
 import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from mimetic.expression.fusion import MODELS_DIR, FusedExpression, Fusion, file_sha256
+from mimetic.train.fuse import FUSION_NAME
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO / "tests" / "data" / "images" / "astronaut_nasa.jpg"
-CNN_NAME, GEO_NAME, FUSION_NAME = "expression.onnx", "expression_geometric.onnx", "expression_fusion.json"
+CNN_NAME, GEO_NAME = "expression.onnx", "expression_geometric.onnx"
 CARD_SETS = ("ferplus_test", "fer2013_private")
 
 
@@ -106,7 +106,7 @@ def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathL
          log: Callable[[str], None] = print) -> dict:
     """Fit, evaluate, decide, copy and write the model card (see the module docstring). Returns a summary."""
     from mimetic.expression.model import ExpressionModel
-    from mimetic.train.fuse import Predictions, evaluate_all, fit_fusion
+    from mimetic.train.fuse import fit_and_evaluate
 
     cnn = Path(cnn)
     models = Path(models_dir)
@@ -127,10 +127,8 @@ def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathL
         log(f"no geometric model at {geo_path}: training one into {out / 'geometric'}")
         geo_summary = train_geometric(data, out / "geometric", threads=threads, cache_dir=cache_dir, echo=log)
         geo_path = Path(geo_summary["onnx"])
-    pred = Predictions(cnn, geo_path, data, cache_dir=cache_dir, threads=threads, log=log)
-    fusion = fit_fusion(cnn, geo_path, data, bias=bias, predictions=pred, log=log)
-    fusion.save(out / FUSION_NAME)
-    results = evaluate_all(cnn, geo_path, fusion, data, out / "eval", predictions=pred, log=log)
+    fusion, results = fit_and_evaluate(cnn, geo_path, data, out, bias=bias, threads=threads, cache_dir=cache_dir,
+                                       log=log)
     shipped = "fused" if fusion.mode == "fused" else "cnn"
     # copy into the package
     _copy(cnn, models / CNN_NAME)
@@ -214,12 +212,12 @@ def _train_call(data: Path, out_dir: Path, start: dict) -> tuple[str, str | None
         kw = {"classes": "8" if tuple(classes) == EXPRESSIONS else ",".join(classes), **kw}
     kw.update(_subset_args(data, start))
     args = ", ".join(f"{k}={v!r}" for k, v in kw.items())
-    py = f"from mimetic.train.cli_impl import train; train({str(data)!r}, {str(out_dir)!r}, {args}, progress=False)"
+    py = f"from mimetic.train.run import train; train({str(data)!r}, {str(out_dir)!r}, {args}, progress=False)"
     defaults = {"optimizer": "sgd", "weight_decay": 5e-4, "balance": "sqrt", "targets": "soft"}
     cli = None
     if all(kw.get(k, v) == v for k, v in defaults.items()) and \
             not ({"max_steps", "max_train", "aux_weight"} & set(kw)):
-        cli = (f"mimetic train {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
+        cli = (f"mimetic train fit {shlex.quote(str(data))} --out {shlex.quote(str(out_dir))} --classes "
                f"{shlex.quote(kw.get('classes', '8'))} --epochs {cfg.get('epochs')} --batch-size {cfg.get('batch_size')} "
                f"--lr {cfg.get('lr')} --warmup {cfg.get('warmup_epochs')} --threads {cfg.get('threads')} "
                f"--seed {cfg.get('seed')}")
@@ -383,7 +381,7 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(f"- Exported checkpoint: epoch {meta['trained_epochs']}, the best by `{picked}` on validation "
             f"(main-head validation accuracy {_pct(float(meta['valid_accuracy']))}).")
     if mirror or quant:
-        add("- **Inference graph** (`python -m mimetic.train.export`): " + "; ".join(x for x in (
+        add("- **Inference graph** (`mimetic train export`): " + "; ".join(x for x in (
             "each crop runs together with its mirror image and the two probabilities are averaged (left/right "
             "symmetric by construction, twice the compute)" if mirror else "",
             f"post-training quantization with onnxruntime ({quant}; `mimetic.train.quantize`)" if quant else "")
@@ -495,16 +493,16 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     if exported:
         add(f"# 1{'abcdefg'[len(chain)]}. " + ("the ensemble of the members, one ONNX file" if members else
                                              "the exported inference graph"))
-        add(".venv/bin/python -m mimetic.train.export " + " ".join(shlex.quote(str(m)) for m in exported)
+        add(".venv/bin/mimetic train export " + " ".join(shlex.quote(str(m)) for m in exported)
             + f"{flags} --out {shlex.quote(str(cnn))}")
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")
-        add(f".venv/bin/python -m mimetic.train.geometric {shlex.quote(str(data))} --out runs/geometric "
+        add(f".venv/bin/mimetic train geometric {shlex.quote(str(data))} --out runs/geometric "
             f"--epochs {g['epochs']} --lr {g['lr']} --hidden {','.join(map(str, g['hidden']))} --dropout "
             f"{g['dropout']} --noise {g['noise']} --seed {g['seed']} --threads {g['threads']}")
     add("# 3. fusion, evaluation, shipping and this card")
-    add(command or f".venv/bin/python -m mimetic.train.ship --cnn {shlex.quote(str(cnn))} --data "
+    add(command or f".venv/bin/mimetic train ship --cnn {shlex.quote(str(cnn))} --data "
                    f"{shlex.quote(str(data))}")
     add("```")
     add("")
@@ -528,31 +526,3 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         "decisions about people.")
     add("")
     return "\n".join(L)
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m mimetic.train.ship", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cnn", required=True, help="the trained CNN (runs/<name>/expression.onnx)")
-    ap.add_argument("--data", required=True, help="the FER+ npz")
-    ap.add_argument("--geo", default=None, help=f"the geometric model (default: the shipped {GEO_NAME}, or train one)")
-    ap.add_argument("--out", default=None, help="run folder for the evaluation (default: <cnn folder>/ship)")
-    ap.add_argument("--models-dir", default=str(MODELS_DIR), help="where to ship (default: the package's models/)")
-    ap.add_argument("--no-bias", action="store_true", help="fusion without the per-class bias")
-    ap.add_argument("--threads", type=int, default=1)
-    a = ap.parse_args(argv)
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    command = ".venv/bin/python -m mimetic.train.ship " + " ".join(shlex.quote(x) for x in (argv or sys.argv[1:]))
-    ship(a.cnn, a.data, geo=a.geo, out=a.out, models_dir=a.models_dir, bias=not a.no_bias, threads=a.threads,
-         command=command)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -382,7 +382,7 @@ class Spotter:
                 st.dt = float(np.median(st._dts[-256:]))
                 del st._dts[:-256]
         st.last_t = t
-        aus = (np.array([float(face.aus.get(n, {}).get("intensity", 0.0) or 0.0) for n in st.au_names])
+        aus = (np.array([face.aus[n].intensity if n in face.aus else 0.0 for n in st.au_names], dtype=np.float64)
                if st.au_names else np.zeros(0))
         ap = eye_aperture(lm)
         st.apertures.append(ap)
@@ -648,18 +648,21 @@ class Spotter:
 def spot_from_table(df, *, config: SpotConfig | None = None) -> list[Event]:
     """Spot events from a results table alone (``AUxx_r`` columns of ``mimetic analyze``/``video`` output, one row
     per face per frame): AU dynamics only, no optical flow. Rows with ``success == 0`` are skipped."""
-    from mimetic.types import Face, FrameResult, Pose
+    from mimetic.columns import AU_INTENSITY
+    from mimetic.facs.estimate import PRESENT_AT
+    from mimetic.types import AUValue, Face, FrameResult, Pose
 
     cfg = config or SpotConfig()
     sp = Spotter(cfg, thumbnails=False)
-    au_cols = [c for c in df.columns if c.startswith("AU") and c.endswith("_r")]
+    au_cols = list(AU_INTENSITY.find(df.columns).values())
     if "success" in df.columns:
         df = df[df["success"] == 1]
     tid_col = "track_id" if "track_id" in df.columns else None
     for (frame, ts), rows in df.groupby(["frame", "timestamp"], sort=True):
         faces = []
         for _, row in rows.iterrows():
-            aus = {c[:-2]: {"intensity": float(row[c]) if row[c] == row[c] else 0.0} for c in au_cols}
+            values = {c[:-2]: float(row[c]) if row[c] == row[c] else 0.0 for c in au_cols}
+            aus = {k: AUValue(v, v, v, v >= PRESENT_AT) for k, v in values.items()}
             lm = np.zeros((478, 3), np.float32)
             faces.append(Face(box=(0, 0, 1, 1), score=1.0, landmarks=lm, landmarks_norm=lm, pose=Pose(0, 0, 0),
                               blendshapes={}, matrix=np.eye(4), aus=aus,

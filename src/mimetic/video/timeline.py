@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mimetic.columns import AU_INTENSITY, EXPRESSION_SCORES, HEAD_ANGLES, WINDOWS, au_order
 from mimetic.types import EXPRESSIONS
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ class Timeline:
         ``track_id, frame, timestamp, success, expression`` (smoothed label), ``expression_raw`` (the frame's
         own label), ``segment`` (index of the track's expression segment), ``event``/``event_kind`` (spotted
         movement covering the frame), ``expr_<class>`` (smoothed), ``AUxx_r`` (smoothed), ``pose_yaw/pitch/roll``
-        (smoothed, degrees)."""
+        (smoothed, degrees); the columns of :data:`mimetic.columns.TIMELINE`, documented in docs/tables.md."""
         import pandas as pd
 
         segs = self.segments() if segments is None else list(segments)
@@ -251,10 +252,10 @@ class Timeline:
             cols["event"][ev_id < 0] = pd.NA
             cols["event_kind"] = ev_kind
             for c, name in enumerate(self.classes):
-                cols[f"expr_{name}"] = sm_scores[:, c]
+                cols[EXPRESSION_SCORES.column(name)] = sm_scores[:, c]
             for a, name in enumerate(au_names):
-                cols[f"{name}_r"] = aus[:, a]
-            cols["pose_yaw"], cols["pose_pitch"], cols["pose_roll"] = pose.T
+                cols[AU_INTENSITY.column(name)] = aus[:, a]
+            cols.update(zip(HEAD_ANGLES.names(), pose.T))
             parts.append(pd.DataFrame(cols))
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -262,14 +263,15 @@ class Timeline:
         """Per-window table: one row per track per ``window`` seconds from the first analysed frame. Columns:
         ``track_id, window, start, end, frames`` (frames with the face), ``coverage`` (their share of the window's
         analysed frames), ``expression`` (argmax of the mean scores), ``expr_<class>`` (mean of the raw scores),
-        ``AUxx_r`` (mean), ``pose_yaw/pitch/roll`` (mean). Windows without the face have NaN values."""
+        ``AUxx_r`` (mean), ``pose_yaw/pitch/roll`` (mean). Windows without the face have NaN values. The columns of
+        :data:`mimetic.columns.WINDOWS`, documented in docs/tables.md."""
         import pandas as pd
 
         if window <= 0:
             raise ValueError(f"window must be > 0 seconds, not {window!r}")
         au_names = _union(t.au_names for t in self.tracks.values())
         if not len(self.times):
-            return pd.DataFrame(columns=["track_id", "window", "start", "end", "frames", "coverage", "expression"])
+            return pd.DataFrame(columns=WINDOWS.group("window_identity").names())
         t0 = float(self.times[0])
         nwin = max(1, int(math.ceil((self.duration - 1e-9) / window)))
         all_bin = np.minimum(((self.times - t0) / window).astype(np.int64), nwin - 1)
@@ -291,18 +293,18 @@ class Timeline:
                     mean = np.nanmean(tr.scores[m], axis=0) if np.isfinite(tr.scores[m]).any() else None
                     row["expression"] = tr.classes[int(np.nanargmax(mean))] if mean is not None else ""
                     for c in self.classes:
-                        row[f"expr_{c}"] = float(mean[tr.classes.index(c)]) if mean is not None and c in tr.classes \
-                            else np.nan
+                        row[EXPRESSION_SCORES.column(c)] = float(mean[tr.classes.index(c)]) \
+                            if mean is not None and c in tr.classes else np.nan
                 else:
                     row["expression"] = ""
                     for c in self.classes:
-                        row[f"expr_{c}"] = np.nan
+                        row[EXPRESSION_SCORES.column(c)] = np.nan
                 for a in au_names:
                     if cnt and tr is not None and a in tr.au_names:
-                        row[f"{a}_r"] = float(np.nanmean(tr.aus[m, tr.au_names.index(a)]))
+                        row[AU_INTENSITY.column(a)] = float(np.nanmean(tr.aus[m, tr.au_names.index(a)]))
                     else:
-                        row[f"{a}_r"] = np.nan
-                for j, p in enumerate(("pose_yaw", "pose_pitch", "pose_roll")):
+                        row[AU_INTENSITY.column(a)] = np.nan
+                for j, p in enumerate(HEAD_ANGLES.names()):
                     row[p] = float(np.nanmean(tr.pose[m, j])) if cnt and tr is not None else np.nan
                 rows.append(row)
         df = pd.DataFrame(rows)
@@ -314,7 +316,7 @@ def _union(groups: Iterable[Sequence[str]]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for g in groups:
         seen.update(dict.fromkeys(g))
-    return tuple(sorted(seen, key=lambda n: (int("".join(c for c in n if c.isdigit()) or 10**6), n)))
+    return tuple(sorted(seen, key=au_order))
 
 
 class _TrackRows:
@@ -369,14 +371,14 @@ class TimelineBuilder:
                 if self._classes is None:
                     self._classes = (tuple(face.expression.scores) if face.expression is not None
                                      and face.expression.scores else EXPRESSIONS)
-                names = tuple(sorted(face.aus, key=lambda n: (len(n), n))) if face.aus else ()
+                names = tuple(sorted(face.aus, key=au_order)) if face.aus else ()
                 tr = self._tracks[key] = _TrackRows(self._classes, names)
             tr.frames.append(idx)
             tr.times.append(t)
             scores = face.expression.scores if face.expression is not None else {}
             srow = np.array([float(scores.get(c, np.nan)) for c in tr.classes], dtype=np.float32)
             tr.scores.append(srow)
-            tr.aus.append([float((face.aus.get(a) or {}).get("intensity", np.nan) or 0.0) for a in tr.au_names])
+            tr.aus.append([face.aus[a].intensity if a in face.aus else np.nan for a in tr.au_names])
             tr.pose.append((face.pose.yaw, face.pose.pitch, face.pose.roll))
             tr.boxes.append(face.box)
             if self.keep_crops and rgb is not None and scores and (

@@ -10,12 +10,12 @@ status. Each route acts only for the logged-in user: ids in forms name the *othe
 from __future__ import annotations
 
 import datetime as dt
-import json
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from mimetic.export import dumps
 from mimetic.store.accounts import AccountError, UserRecord
 from mimetic.web import auth, i18n
 from mimetic.web.errors import ApiError
@@ -225,7 +225,7 @@ def _download(body: str, media_type: str, user: UserRecord, ext: str) -> Respons
 @router.get("/account/export.json")
 def export_json(request: Request, user: UserRecord = Depends(auth.require_user)) -> Response:
     data = _svc(request).practice.export(user.id)
-    return _download(json.dumps(data, ensure_ascii=False, indent=1), "application/json", user, "json")
+    return _download(dumps(data, indent=1), "application/json", user, "json")
 
 
 @router.get("/account/export.csv")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, StreamingResponse
 
+from mimetic.export import dumps
 from mimetic.store import JobRecord
 from mimetic.web.errors import ApiError
 from mimetic.web.schemas import ErrorResponse, Health, ImageAnalysis, Job
@@ -246,13 +247,13 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
         while True:
             job = await run_in_threadpool(svc.store.get, job_id)
             if job is None:
-                yield f"event: gone\ndata: {json.dumps({'id': job_id})}\n\n"
+                yield f"event: gone\ndata: {dumps({'id': job_id})}\n\n"
                 return
             view = job_view(job, svc)
             key = (view["status"], view["frames"], view["progress"])
             if key != last:
                 last, quiet_since = key, time.monotonic()
-                yield f"event: job\ndata: {json.dumps(view)}\n\n"
+                yield f"event: job\ndata: {dumps(view)}\n\n"
             elif time.monotonic() - quiet_since > 15:
                 quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from mimetic.web import errors
+from mimetic.web.responses import JSONResponse
 from mimetic.web.settings import Settings
 
 log = logging.getLogger("mimetic.web")
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
             await run_in_threadpool(app.state.services.close)
 
     app = FastAPI(title="Mimetic", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+                  default_response_class=JSONResponse, docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
     app.state.settings = settings
     errors.install(app)
     auth.install(app)

@@ -24,11 +24,12 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.requests import HTTPConnection
 
 from mimetic.store.accounts import UserRecord
 from mimetic.web.errors import ApiError, error_body
+from mimetic.web.responses import JSONResponse
 
 SESSION_COOKIE = "mimetic_session"
 CSRF_COOKIE = "mimetic_csrf"

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mimetic.errors import InputError
+from mimetic.web.responses import JSONResponse
 
 #: status -> short machine-readable code
 CODES = {

@@ -6,7 +6,6 @@ from the same catalogue, embedded in the page as JSON. Nothing is loaded from an
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from mimetic.export import dumps
 from mimetic.web import i18n
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -64,7 +64,7 @@ def render(request: Request, page: str, *, template: str | None = None, status_c
     context = {
         "t": t, "lang": lang, "html_lang": i18n.HTML_LANG[lang], "languages": i18n.LANGUAGES, "page": page,
         "version": __version__, "limits": limits,
-        "boot_json": json.dumps(boot, ensure_ascii=False).replace("</", "<\\/"),
+        "boot_json": dumps(boot).replace("</", "<\\/"),
         "user": user, "csrf": csrf, **extra,
     }
     response = templates.TemplateResponse(request, template or f"{page}.html", context, status_code=status_code)

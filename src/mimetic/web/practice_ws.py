@@ -1,28 +1,27 @@
-"""``/api/v1/practice``: a WebSocket that runs one guided practice session (issue 7).
-
-Protocol (JSON text messages, JPEG/PNG/WebP frames as binary messages; see ``docs/web.md``):
+"""``/api/v1/practice``: a WebSocket that runs one guided practice session (issue 7), speaking the frame-socket
+protocol (:mod:`mimetic.web.framesocket`, ``docs/web.md``). What the practice page adds:
 
 - the connection must carry the login cookie (``mimetic_session``); without a valid login the server sends
-  ``{"type": "error", "status": 401, ...}`` and closes with code 4401; a page on another origin is refused
-  (4403);
-- the server opens with ``{"type": "ready", "max_frame_bytes", "routines": {...}, "affected_side"}``;
+  ``{"type": "error", "status": 401, ...}`` and closes with code 4401;
+- ``ready`` carries ``"routines": {...}, "affected_side", "server_date"``;
 - the client's first message is ``{"type": "start", "routine": name | [exercise ids] | exercise id, "reps": N,
   "csrf": token, "day": "YYYY-MM-DD"}`` (``day``: the browser's local date, within a day of the server's);
   a wrong CSRF token closes with 4403; an unknown routine or exercise, bad ``reps`` or ``day`` answer
   ``{"type": "error", "status": 422, "message", "routines", "exercises"}`` (the valid names) and the client may
   send another ``start``; a good one is answered ``{"type": "started", "routine", "exercises": [...], "reps",
-  "affected_side", "day"}``;
-- each binary frame is answered, in order, with ``{"type": "feedback", "seq", "width", "height", "face":
-  {"box", "landmarks"} | null, ...}`` plus the practice session's live feedback (phase, exercise, rep, state,
-  progress, score, left, right, symmetry, hold, warnings, message, rep_done) and ``"last": true`` on the frame
+  "affected_side", "day"}``; frames before it get error 409;
+- each frame's reply is ``{"type": "feedback", "seq", "width", "height", "server_ms", "server_time", "face":
+  {"box", "score", "landmarks"} | null, ...}`` plus the practice session's live feedback
+  (:class:`mimetic.practice.results.Feedback`: phase, exercise, rep, state, progress, score, left, right, symmetry,
+  hold, warnings, message, rep_done, next, session_done; not the calibration) and ``"last": true`` on the frame
   that finished the session;
 - ``{"type": "skip"}`` skips the current exercise (answered with ``{"type": "skipped", "exercise"}``); a session
   whose every exercise was skipped is not saved (``{"type": "not_saved", "reason"}``, then the socket closes);
-- when the session is done the result is saved for the logged-in user and the server sends ``{"type": "saved",
-  "session_id", "result"}``, then closes (1000).
+- when the session is done the result (:class:`mimetic.practice.results.SessionResult`, as JSON) is saved for the
+  logged-in user and the server sends ``{"type": "saved", "session_id", "day", "result"}``, then closes (1000).
 
-Each connection has its own Analyzer (one face) and LiveSession on the live thread pool, like ``/api/v1/live``.
-Frames are never stored; only the session's result (scores, no pictures) is.
+Each connection has its own Analyzer (one face) and LiveSession, like ``/api/v1/live``. Frames are never stored;
+only the session's result (scores, no pictures) is.
 """
 
 from __future__ import annotations
@@ -30,55 +29,24 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import logging
-import threading
-import time
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket
 
-from mimetic.errors import InputError
+from mimetic.export import dumps
 from mimetic.web.auth import csrf_ok
-from mimetic.web.errors import ApiError, input_error
-from mimetic.web.live import json_object
+from mimetic.web.framesocket import (CLOSE_DONE, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FrameHandler, FrameSocket,
+                                     Refused, box_list, clock, normalised_points, open_analysis, serve)
 
-log = logging.getLogger("mimetic.web")
 router = APIRouter(prefix="/api/v1")
 
 MAX_REPS = 10
-#: close codes (4000-4999 are the application's own)
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_DONE = 1000
-CLOSE_BUSY = 1013
-#: the clock frames are timed by (seconds; tests replace it)
-_clock = time.monotonic
-
-
-def _default(o: Any) -> Any:
-    """JSON for numpy scalars/arrays, dates and tuples the domain code may return."""
-    if hasattr(o, "item") and callable(o.item):
-        try:
-            return o.item()
-        except (TypeError, ValueError):
-            pass
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (dt.date, dt.datetime)):
-        return o.isoformat()
-    if isinstance(o, (set, frozenset)):
-        return sorted(o)
-    return str(o)
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), default=_default, allow_nan=False)
 
 
 def jsonable(obj: Any) -> Any:
-    """A plain-JSON copy (numpy scalars become floats, NaN is refused early)."""
-    return json.loads(json.dumps(obj, default=_default))
+    """A plain-JSON copy, as :func:`mimetic.export.dumps` writes it (numpy scalars become numbers, NaN null)."""
+    return json.loads(dumps(obj))
 
 
 def catalogue() -> dict[str, Any]:
@@ -141,15 +109,6 @@ def parse_reps(value: Any) -> int:
     return int(value)
 
 
-def _same_origin(ws: WebSocket) -> bool:
-    """Browsers always send Origin on WebSockets; a page of another site may not drive a session."""
-    origin = ws.headers.get("origin")
-    if not origin or origin == "null":
-        return origin is None  # non-browser clients send none; a sandboxed page sends "null"
-    host = ws.headers.get("host", "")
-    return urlsplit(origin).netloc.lower() == host.lower()
-
-
 def authenticate(ws: WebSocket):
     """(user, csrf token) for the connection's login cookie (``mimetic_session``), or None."""
     from mimetic.web.auth import login_of
@@ -158,196 +117,116 @@ def authenticate(ws: WebSocket):
 
 
 def _face_out(face, width: int, height: int) -> dict[str, Any]:
-    import numpy as np
-
-    xy = np.asarray(face.landmarks, dtype=np.float64)[:, :2] / (width, height)
-    return {"box": [round(float(v), 1) for v in face.box], "score": round(float(face.score), 3),
-            "landmarks": np.round(xy, 4).ravel().tolist()}
+    return {"box": box_list(face), "score": round(float(face.score), 3),
+            "landmarks": normalised_points(face.landmarks, width, height)}
 
 
-class _Practice:
-    """The analysis session and the practice session behind one lock (frames, skip and close never overlap)."""
+class PracticeHandler(FrameHandler):
+    """The practice page's part of the protocol: the login, the start message, skip, feedback per frame, and
+    saving the result when the session is done."""
 
-    def __init__(self, live, practice):
-        self.live = live
-        self.practice = practice
-        self.lock = threading.Lock()
+    reply_type = "feedback"
+    messages = ("start", "skip")
 
-    def frame(self, data: bytes, t: float, max_pixels: int) -> dict[str, Any]:
-        from mimetic.media.images import read_image
+    def __init__(self) -> None:
+        self.user = None
+        self.affected: str | None = None
+        self.live = None        # the analysis session (one face)
+        self.practice = None    # the PracticeSession, once started
+        self.t0 = 0.0
+        self.day: dt.date | None = None
+        self.started_at: dt.datetime | None = None
 
+    async def admit(self, sock: FrameSocket) -> None:
+        found = await asyncio.get_running_loop().run_in_executor(None, authenticate, sock.ws)
+        if found is None:
+            raise Refused(401, "log in to practise", CLOSE_UNAUTHENTICATED, "login required")
+        self.user = found[0]
+        self.affected = getattr(self.user, "affected_side", None) or None
+
+    def ready(self) -> dict[str, Any]:
+        from mimetic.practice.exercises import ROUTINES
+
+        return {"routines": {k: list(v) for k, v in ROUTINES.items()}, "affected_side": self.affected,
+                "server_date": dt.date.today().isoformat()}
+
+    def refuse_frame(self) -> str | None:
+        return None if self.practice is not None else "send the start message before any frame"
+
+    async def message(self, msg: dict[str, Any], sock: FrameSocket) -> None:
+        if msg["type"] == "start":
+            if self.practice is not None:
+                await sock.error(409, "the session has already started")
+            else:
+                await self._start(msg, sock)
+        elif self.practice is None:
+            await sock.error(409, "the first message must be {\"type\": \"start\", ...}")
+        else:  # skip
+            await sock.send({"type": "skipped", "exercise": await sock.run(self._skip)})
+
+    async def _start(self, start: dict[str, Any], sock: FrameSocket) -> None:
+        from mimetic.practice.exercises import EXERCISES, ROUTINES
+        from mimetic.practice.session import PracticeSession
+
+        if not csrf_ok(sock.ws, start.get("csrf")):
+            await sock.error(403, "missing or wrong CSRF token")
+            await sock.close(CLOSE_FORBIDDEN, "bad CSRF token")
+            return
         try:
-            rgb = read_image(data, max_pixels=max_pixels, name="frame")
-        except InputError as exc:
-            raise input_error(exc, label="frame") from None
-        with self.lock:
-            result = self.live.push(rgb)
-            face = result.faces[0] if result.faces else None
-            feedback = self.practice.push(face, t)
-        out = {"type": "feedback", "width": result.width, "height": result.height,
-               "face": _face_out(face, result.width, result.height) if face is not None else None}
-        feedback = dict(feedback)
-        feedback.pop("calibration", None)  # stored with the result; the page does not need it per frame
-        out.update(jsonable(feedback))
-        out["type"] = "feedback"
+            name, ids = resolve_routine(start.get("routine"))
+            reps = parse_reps(start.get("reps"))
+            day = parse_day(start.get("day"))
+        except ValueError as exc:
+            await sock.error(422, str(exc), routines=list(ROUTINES), exercises=list(EXERCISES))
+            return
+
+        def open_session():
+            self.live = open_analysis(max_faces=1, source="<practice>")
+            self.practice = PracticeSession(ids if name == "custom" else name, reps=reps,
+                                            affected_side=self.affected)
+
+        await sock.run(open_session)
+        self.day, self.started_at, self.t0 = day, dt.datetime.now(dt.timezone.utc), clock()
+        await sock.send({"type": "started", "routine": name, "exercises": ids, "reps": reps,
+                         "affected_side": self.affected, "day": day.isoformat()})
+
+    def _skip(self) -> str | None:
+        tracker = getattr(self.practice, "current", None)
+        current = tracker.exercise.id if tracker is not None else None
+        self.practice.skip()
+        return current
+
+    def frame(self, rgb, t: float) -> dict[str, Any]:
+        result = self.live.push(rgb, stages=self.practice.stages)  # no expression CNN where nothing reads it
+        face = result.faces[0] if result.faces else None
+        # the calibration is stored with the result; the page does not need it per frame
+        feedback = replace(self.practice.push(face, t - self.t0), calibration=None)
+        out = {"face": _face_out(face, result.width, result.height) if face is not None else None}
+        out.update(jsonable(feedback.to_dict()))
+        out["last"] = bool(self.practice.done)
         return out
 
-    def skip(self) -> str | None:
-        with self.lock:
-            tracker = getattr(self.practice, "current", None)
-            current = tracker.exercise.id if tracker is not None else None
-            self.practice.skip()
-            return current
-
-    @property
-    def done(self) -> bool:
-        return bool(self.practice.done)
-
-    def result(self) -> dict[str, Any]:
-        with self.lock:
-            return jsonable(self.practice.result())
+    async def after(self, sock: FrameSocket) -> None:
+        if self.practice is None or not self.practice.done:
+            return
+        result = await sock.run(lambda: jsonable(self.practice.result().to_dict()))
+        if all(e["skipped"] for e in result["exercises"]):
+            # nothing was practised: no empty session (score 0) in the history
+            await sock.send({"type": "not_saved", "reason": "every exercise was skipped"})
+            await sock.close(CLOSE_DONE, "nothing to save")
+            return
+        finished_at = dt.datetime.now(dt.timezone.utc)
+        session_id = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: sock.services.practice.save_session(self.user.id, result, day=self.day,
+                                                              started_at=self.started_at, finished_at=finished_at))
+        await sock.send({"type": "saved", "session_id": session_id, "day": self.day.isoformat(), "result": result})
+        await sock.close(CLOSE_DONE, "session saved")
 
     def close(self) -> None:
-        with self.lock:
+        if self.live is not None:
             self.live.close()
-
-
-async def _error(ws: WebSocket, status: int, message: str, **extra: Any) -> None:
-    await ws.send_text(dumps({"type": "error", "status": status, "message": message, **extra}))
 
 
 @router.websocket("/practice")
 async def practice(ws: WebSocket) -> None:
-    svc = ws.app.state.services
-    s = svc.settings
-    await ws.accept()
-    if not _same_origin(ws):
-        await _error(ws, 403, "this page may not open a practice session (another origin)")
-        await ws.close(code=CLOSE_FORBIDDEN, reason="cross-origin request refused")
-        return
-    loop = asyncio.get_running_loop()
-    found = await loop.run_in_executor(None, authenticate, ws)
-    if found is None:
-        await _error(ws, 401, "log in to practise")
-        await ws.close(code=CLOSE_UNAUTHENTICATED, reason="login required")
-        return
-    user = found[0]
-    if not svc.try_open_live():
-        await _error(ws, 503, f"too many live sessions (limit {s.max_live_sessions})")
-        await ws.close(code=CLOSE_BUSY, reason="too many live sessions")
-        return
-    session: _Practice | None = None
-    try:
-        from mimetic.practice.exercises import EXERCISES, ROUTINES
-
-        affected = getattr(user, "affected_side", None) or None
-        await ws.send_text(dumps({"type": "ready", "max_frame_bytes": s.max_live_frame_bytes,
-                                  "routines": {k: list(v) for k, v in ROUTINES.items()},
-                                  "affected_side": affected, "server_date": dt.date.today().isoformat()}))
-        # --- the start message -------------------------------------------------------------------------------
-        while session is None:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if message.get("text") is None:
-                await _error(ws, 409, "send the start message before any frame")
-                continue
-            start = json_object(message["text"])
-            if start is None:
-                await _error(ws, 422, "text messages must be JSON objects")
-                continue
-            if start.get("type") == "ping":
-                await ws.send_text(dumps({"type": "pong", "server_time": round(time.time() * 1000)}))
-                continue
-            if start.get("type") != "start":
-                await _error(ws, 409, "the first message must be {\"type\": \"start\", ...}")
-                continue
-            if not csrf_ok(ws, start.get("csrf")):
-                await _error(ws, 403, "missing or wrong CSRF token")
-                await ws.close(code=CLOSE_FORBIDDEN, reason="bad CSRF token")
-                return
-            try:
-                name, ids = resolve_routine(start.get("routine"))
-                reps = parse_reps(start.get("reps"))
-                day = parse_day(start.get("day"))
-            except ValueError as exc:
-                await _error(ws, 422, str(exc), routines=list(ROUTINES), exercises=list(EXERCISES))
-                continue
-
-            def open_session(ids=ids, reps=reps):
-                from mimetic.analyzer import Analyzer
-                from mimetic.practice.session import PracticeSession
-
-                live = Analyzer(max_faces=1, min_face=None).live(source="<practice>")
-                routine = ids if name == "custom" else name
-                return _Practice(live, PracticeSession(routine, reps=reps, affected_side=affected))
-
-            session = await loop.run_in_executor(svc.live_executor, open_session)
-            started_at = dt.datetime.now(dt.timezone.utc)
-            t0 = _clock()
-            await ws.send_text(dumps({"type": "started", "routine": name, "exercises": ids, "reps": reps,
-                                      "affected_side": affected, "day": day.isoformat()}))
-        # --- frames ------------------------------------------------------------------------------------------
-        seq = 0
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text, data = message.get("text"), message.get("bytes")
-            if text is not None:
-                msg = json_object(text)
-                if msg is None:
-                    await _error(ws, 422, "text messages must be JSON objects")
-                    continue
-                kind = msg.get("type")
-                if kind == "skip":
-                    skipped = await loop.run_in_executor(svc.live_executor, session.skip)
-                    await ws.send_text(dumps({"type": "skipped", "exercise": skipped}))
-                elif kind == "ping":
-                    await ws.send_text(dumps({"type": "pong", "server_time": round(time.time() * 1000)}))
-                else:
-                    await _error(ws, 422, f"unknown message type {str(kind)[:40]!r} (skip, ping)")
-            elif data is not None:
-                seq += 1
-                if len(data) > s.max_live_frame_bytes:
-                    await _error(ws, 413, f"frame is larger than the {s.max_live_frame_bytes} byte limit", seq=seq)
-                    continue
-                t = _clock() - t0
-                t_start = time.perf_counter()
-                try:
-                    future = svc.live_executor.submit(session.frame, data, t, s.max_live_pixels)
-                    reply = await asyncio.wait_for(asyncio.wrap_future(future), s.request_timeout)
-                except ApiError as exc:
-                    await _error(ws, exc.status, exc.message, seq=seq)
-                    continue
-                except TimeoutError:
-                    await _error(ws, 504, f"frame took longer than {s.request_timeout:g} s", seq=seq)
-                    continue
-                reply["seq"] = seq
-                reply["last"] = session.done
-                reply["server_ms"] = round(1e3 * (time.perf_counter() - t_start), 2)
-                await ws.send_text(dumps(reply))
-            if session.done:
-                result = await loop.run_in_executor(svc.live_executor, session.result)
-                if all(e.get("skipped") for e in result.get("exercises") or [{"skipped": True}]):
-                    # nothing was practised: no empty session (score 0) in the history
-                    await ws.send_text(dumps({"type": "not_saved", "reason": "every exercise was skipped"}))
-                    await ws.close(code=CLOSE_DONE, reason="nothing to save")
-                    break
-                finished_at = dt.datetime.now(dt.timezone.utc)
-                session_id = await loop.run_in_executor(
-                    None, lambda: svc.practice.save_session(user.id, result, day=day, started_at=started_at,
-                                                            finished_at=finished_at))
-                await ws.send_text(dumps({"type": "saved", "session_id": session_id, "day": day.isoformat(),
-                                          "result": result}))
-                await ws.close(code=CLOSE_DONE, reason="session saved")
-                break
-    except WebSocketDisconnect:
-        pass
-    finally:
-        svc.close_live()
-        if session is not None:
-            try:
-                svc.live_executor.submit(session.close)
-            except RuntimeError:  # the executor is shutting down
-                session.close()
+    await serve(ws, PracticeHandler())

@@ -1,10 +1,16 @@
-"""Response shapes of the JSON API (for the OpenAPI document at ``/docs``; the routes build plain dicts)."""
+"""Response shapes of the JSON API (for the OpenAPI document at ``/docs``; the routes build plain dicts).
+
+A photo's ``result`` is the result document itself, typed by :class:`mimetic.schema.documents.ResultDocument`
+(the types the JSON schema is generated from), so the OpenAPI document and ``result.schema.json`` describe it alike.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from mimetic.schema.documents import ResultDocument
 
 
 class ErrorDetail(BaseModel):
@@ -33,8 +39,8 @@ class ImageAnalysis(BaseModel):
     json_url: str | None
     csv_url: str | None
     timings_ms: dict[str, float]
-    result: dict[str, Any] | None = Field(None, description="the result document (the JSON contract, "
-                                                            "schema_version 1.0); see README")
+    result: ResultDocument | None = Field(None, description="the result document (schema_version 1.0; "
+                                                          "mimetic/schema/result.schema.json); see README")
 
 
 class Job(BaseModel):

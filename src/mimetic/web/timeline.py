@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from mimetic.columns import AU_INTENSITY, EXPRESSION_SCORES, HEAD_ANGLES
+
 MAX_POINTS = 2000
 #: at most this many change-log rows and events go into the timeline JSON (the CSV files have all of them)
 MAX_ROWS = 1000
-POSE = ("yaw", "pitch", "roll")
 
 
 def _clean(values, digits: int = 3) -> list[float | None]:
@@ -59,8 +60,10 @@ def page_data(analysis, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any]
     rows = table[(table["track_id"] == main).fillna(False)] if main is not None else table
     step = max(1, math.ceil(len(rows) / max_points)) if len(rows) else 1
     thin = rows.iloc[::step]
-    classes = [c for c in tl.classes if f"expr_{c}" in rows.columns]
-    au_names = [c[:-2] for c in rows.columns if c.startswith("AU") and c.endswith("_r")]
+    scores = EXPRESSION_SCORES.find(rows.columns)  # {class: column}, from the table schema (mimetic.columns)
+    classes = [c for c in tl.classes if c in scores]
+    au_cols = AU_INTENSITY.find(rows.columns)
+    pose_cols = HEAD_ANGLES.find(rows.columns)
     timeline: dict[str, Any] = {
         "step": step,
         "track": _track(main),
@@ -69,11 +72,11 @@ def page_data(analysis, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any]
         "face": [bool(v) for v in thin["success"]],
         "expression": {
             "classes": classes,
-            "scores": {c: _clean(thin[f"expr_{c}"]) for c in classes},
+            "scores": {c: _clean(thin[scores[c]]) for c in classes},
             "label": [v or None for v in thin["expression"]],
         },
-        "aus": {a: _clean(thin[f"{a}_r"], 2) for a in au_names},
-        "pose": {p: _clean(thin[f"pose_{p}"], 1) for p in POSE},
+        "aus": {a: _clean(thin[col], 2) for a, col in au_cols.items()},
+        "pose": {p: _clean(thin[col], 1) for p, col in pose_cols.items()},
         "changes": change_rows(analysis)[:MAX_ROWS],
         "events": None if analysis.events is None else [_event(e) for e in analysis.events[:MAX_ROWS]],
     }
@@ -96,7 +99,7 @@ def page_data(analysis, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any]
         page["expression_share"] = share
         page["dominant_expression"] = mine["dominant"]
         present = rows[rows["success"] == 1]
-        page["expression_mean"] = {c: _num(present[f"expr_{c}"].mean()) for c in classes}
+        page["expression_mean"] = {c: _num(present[scores[c]].mean()) for c in classes}
         tr = tl.tracks[main]
         if tr.au_names and len(tr):
             page["aus"] = {a: {"mean": _num(np.nanmean(tr.aus[:, j]), 3), "max": _num(np.nanmax(tr.aus[:, j]), 3),
@@ -104,7 +107,7 @@ def page_data(analysis, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any]
                            for j, a in enumerate(tr.au_names)}
         if len(tr):
             page["pose"] = {p: {"mean": _num(tr.pose[:, j].mean(), 2), "sd": _num(tr.pose[:, j].std(), 2)}
-                            for j, p in enumerate(POSE)}
+                            for j, p in enumerate(HEAD_ANGLES.keys)}
     return timeline, page
 
 

@@ -1,15 +1,13 @@
-// Practice page: choose a routine, the webcam streams JPEG frames to the WebSocket /api/v1/practice (one frame in
-// flight at a time); the server calibrates the neutral face, then scores each exercise live (score, left/right
-// movement, symmetry, hold time, synkinesis warnings). At the end the session is saved and summarised.
-import { API, t, el, $, num, setStatus, apiError, grabFrame, openCamera } from "./common.js";
+// Practice page: choose a routine, the webcam streams frames to the WebSocket /api/v1/practice through the shared
+// frame socket (framesocket.js: one frame in flight at a time); the server calibrates the neutral face, then scores
+// each exercise live (score, left/right movement, symmetry, hold time, synkinesis warnings). At the end the session
+// is saved and summarised.
+import { API, t, el, $, num, setStatus, apiError } from "./common.js";
+import { FrameSocket, drawFace } from "./framesocket.js";
 
-const MAX_SIDE = 640;
-const JPEG_QUALITY = 0.8;
 const MIN_INTERVAL = 100;  // ms between frames at most ~10 per second
 
 const app = $("#practice-app");
-const video = $("#video");
-const overlay = $("#overlay");
 const status = $("#status");
 const startBtn = $("#start");
 const stopBtn = $("#stop");
@@ -18,17 +16,29 @@ const routineSel = $("#routine");
 const repsInput = $("#reps");
 const picture = $("#exercise-picture");
 picture.addEventListener("load", () => { picture.dataset.loaded = "1"; });
-const grab = document.createElement("canvas");
 
 let catalogue = null;
-let stream = null;
-let ws = null;
-let running = false;   // frames are being sent
-let inflight = false;
-let sentAt = 0;
-let timer = null;
-let last = null;       // the last feedback message (face box/landmarks for the overlay)
-let finished = false;
+
+const sock = new FrameSocket({
+  path: "/practice",
+  video: $("#video"),
+  overlay: $("#overlay"),
+  status,
+  stageEmpty: $("#stage-empty"),
+  interval: () => MIN_INTERVAL,
+  paint: paintFace,
+  onReady() {
+    const reps = Math.max(1, Math.min(10, Math.round(Number(repsInput.value) || 3)));
+    sock.send({ type: "start", routine: routineSel.value, reps, csrf: app.dataset.csrf || "", day: localDate() });
+  },
+  onReply: showFeedback,
+  onMessage,
+  onClose({ code, message }) {
+    if (code === 4401) stop(t("practice.login_needed"), "error");
+    else if (code === 4403) stop(t("practice.forbidden"), "error");
+    else stop(message || t("live.closed", { code }), "error");
+  },
+});
 
 /** An exercise's name / instruction in the page's language (the server's English text as the fallback). */
 export function exerciseName(id) {
@@ -92,105 +102,44 @@ function showRoutine() {
 routineSel.addEventListener("change", showRoutine);
 startBtn.addEventListener("click", start);
 stopBtn.addEventListener("click", () => stop(t("practice.stopped")));
-skipBtn.addEventListener("click", () => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "skip" })); });
+skipBtn.addEventListener("click", () => sock.send({ type: "skip" }));
 $("#again").addEventListener("click", () => { $("#summary").hidden = true; window.scrollTo(0, 0); });
 loadCatalogue().catch((e) => setStatus(status, String(e), "error"));
 
 async function start() {
-  if (running || ws) return;
-  stream = await openCamera(video, status);
-  if (!stream) return;
-  $("#stage-empty").hidden = true;
+  if (sock.stream) return;
   $("#summary").hidden = true;
-  finished = false;
+  if (!(await sock.open())) return;
   startBtn.disabled = true;
   routineSel.disabled = true;
   repsInput.disabled = true;
   stopBtn.disabled = false;
-  connect();
-  requestAnimationFrame(draw);
-}
-
-function connect() {
-  setStatus(status, t("live.connecting"), "busy");
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  ws = new WebSocket(`${proto}://${location.host}${API}/practice`);
-  ws.binaryType = "arraybuffer";
-  ws.onmessage = (e) => onMessage(JSON.parse(e.data));
-  ws.onclose = (e) => {
-    ws = null;
-    if (finished) return;
-    if (e.code === 4401) stop(t("practice.login_needed"), "error");
-    else if (e.code === 4403) stop(t("practice.forbidden"), "error");
-    else stop(t("live.closed", { code: e.code }), "error");
-  };
-  ws.onerror = () => setStatus(status, t("live.ws_error"), "error");
 }
 
 function onMessage(msg) {
-  if (msg.type === "ready") {
-    const reps = Math.max(1, Math.min(10, Math.round(Number(repsInput.value) || 3)));
-    ws.send(JSON.stringify({ type: "start", routine: routineSel.value, reps, csrf: app.dataset.csrf || "", day: localDate() }));
-  } else if (msg.type === "started") {
-    running = true;
+  if (msg.type === "started") {
     skipBtn.disabled = false;
     setStatus(status, t("practice.started", { n: msg.exercises.length, reps: msg.reps }));
     $("#phase-bar").hidden = false;
-    schedule(0);
-  } else if (msg.type === "feedback") {
-    inflight = false;
-    last = msg;
-    showFeedback(msg);
-    schedule(Math.max(0, MIN_INTERVAL - (performance.now() - sentAt)));
+    sock.sendFrames();
   } else if (msg.type === "skipped") {
     setStatus(status, t("practice.skipped", { name: exerciseName(msg.exercise) }));
   } else if (msg.type === "saved") {
-    finished = true;
     showSummary(msg.result || {}, msg.session_id);
     stop(t("practice.saved"));
   } else if (msg.type === "not_saved") {
-    finished = true;
     stop(t("practice.not_saved"), "warn");
-  } else if (msg.type === "error") {
-    inflight = false;
-    setStatus(status, msg.message || t("live.ws_error"), "error");
-    if (msg.status === 503) { stop(msg.message, "error"); return; }
-    if (running) schedule(MIN_INTERVAL);
   }
 }
 
-function schedule(delay) {
-  clearTimeout(timer);
-  timer = setTimeout(sendFrame, delay);
-}
-
-function sendFrame() {
-  if (!running || inflight || !ws || ws.readyState !== WebSocket.OPEN) return;
-  inflight = true;
-  const grabbed = grabFrame(video, grab, MAX_SIDE, JPEG_QUALITY, (blob) => {
-    if (!blob || !running || !ws || ws.readyState !== WebSocket.OPEN) { inflight = false; return; }
-    sentAt = performance.now();
-    ws.send(blob);
-  });
-  if (!grabbed) { inflight = false; schedule(50); }
-}
-
 function stop(message, kind = "") {
-  running = false;
-  inflight = false;
-  clearTimeout(timer);
-  if (ws) { const w = ws; ws = null; try { w.close(); } catch (e) { /* closed */ } }
-  if (stream) { stream.getTracks().forEach((tr) => tr.stop()); stream = null; }
-  video.srcObject = null;
-  last = null;
-  $("#stage-empty").hidden = false;
+  sock.stop();
   $("#phase-bar").hidden = true;
   startBtn.disabled = !catalogue;
   routineSel.disabled = false;
   repsInput.disabled = false;
   stopBtn.disabled = true;
   skipBtn.disabled = true;
-  clearOverlay();
   if (message) setStatus(status, message, kind);
 }
 
@@ -284,48 +233,10 @@ function showSummary(result, sessionId) {
   box.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
-function contentRect() {
-  const W = overlay.clientWidth;
-  const H = overlay.clientHeight;
-  const vw = video.videoWidth || 4;
-  const vh = video.videoHeight || 3;
-  const k = Math.min(W / vw, H / vh);
-  return { x: (W - vw * k) / 2, y: (H - vh * k) / 2, w: vw * k, h: vh * k };
-}
-
-function clearOverlay() {
-  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
-  overlay.dataset.landmarks = "0";
-}
-
-function draw() {
-  if (!stream) return;
-  const dpr = window.devicePixelRatio || 1;
-  const W = overlay.clientWidth;
-  const H = overlay.clientHeight;
-  if (overlay.width !== Math.round(W * dpr) || overlay.height !== Math.round(H * dpr)) {
-    overlay.width = Math.round(W * dpr);
-    overlay.height = Math.round(H * dpr);
-  }
-  const ctx = overlay.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.clearRect(0, 0, W, H);
-  let n = 0;
-  const face = last && last.face;
-  if (face) {
-    const r = contentRect();
-    const pts = face.landmarks || [];
-    ctx.fillStyle = "rgba(125, 249, 255, 0.9)";
-    for (let i = 0; i + 1 < pts.length; i += 2) ctx.fillRect(r.x + pts[i] * r.w - 0.8, r.y + pts[i + 1] * r.h - 0.8, 1.6, 1.6);
-    n = pts.length / 2;
-    const [bx, by, bw, bh] = face.box || [0, 0, 0, 0];
-    const sx = r.w / (last.width || 1);
-    const sy = r.h / (last.height || 1);
-    const warn = (last.warnings || []).length > 0;
-    ctx.strokeStyle = warn ? "#d97706" : last.phase === "calibrate" ? "#94a3b8" : "#4f46e5";
-    ctx.lineWidth = 2;
-    ctx.strokeRect(r.x + bx * sx, r.y + by * sy, bw * sx, bh * sy);
-  }
-  overlay.dataset.landmarks = String(n);
-  requestAnimationFrame(draw);
+/** The face box (amber while a warning shows, grey while calibrating) and the mesh; returns the landmarks drawn. */
+function paintFace(ctx, msg, r, scale) {
+  if (!msg.face) return 0;
+  const warn = (msg.warnings || []).length > 0;
+  const color = warn ? "#d97706" : msg.phase === "calibrate" ? "#94a3b8" : "#4f46e5";
+  return drawFace(ctx, msg.face, msg, r, { color, scale });
 }

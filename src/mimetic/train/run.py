@@ -1,7 +1,8 @@
-"""The functions behind ``mimetic train`` and ``mimetic evaluate`` (plain functions; the CLI registers them).
+"""A training run of the expression CNN, from a dataset to an exported model (what ``mimetic train fit`` calls).
 
-``train``: read the dataset, align and cache its crops (once), fit, export ``best.pt`` to ONNX and check it.
-``evaluate``: an ONNX model (or a ``.pt`` checkpoint) on the test sets of a dataset; metrics.json + PNGs.
+:func:`load_training_data`: read the dataset, align and cache its crops (once), split off validation rows.
+:func:`train`: that, then :func:`mimetic.train.loop.fit` with checkpoints, then export ``best.pt`` to ONNX and
+check it; ``summary.json`` in the run folder.
 """
 
 from __future__ import annotations
@@ -118,33 +119,3 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
              f"{diff:.2e}")
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
-
-
-def _predictor(model: str | os.PathLike, threads: int):
-    """``(predict, classes, size, predict_aux or None, aux_classes)`` for an ONNX file or a ``.pt`` checkpoint."""
-    path = Path(model)
-    if path.suffix == ".pt":
-        from mimetic.train.loop import model_from_checkpoint, predict_aux_probs, predict_probs
-
-        _threads(threads)
-        net, state = model_from_checkpoint(path)
-        aux = tuple(state["net"].get("aux_classes") or ())
-        return ((lambda crops: predict_probs(net, crops)), tuple(state["net"]["classes"]), int(state["net"]["size"]),
-                (lambda crops: predict_aux_probs(net, crops)) if aux else None, aux)
-    from mimetic.expression.model import ExpressionModel
-
-    m = ExpressionModel(path, threads=threads)
-    return m.predict, m.classes, m.size, (m.predict_aux if m.aux_classes else None), m.aux_classes
-
-
-def evaluate(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
-             split: str = "test", threads: int = 1, cache_dir: str | os.PathLike | None = None,
-             progress: bool = True, echo: Callable[[str], None] = print) -> dict:
-    """Evaluate ``model`` (expression.onnx, or best.pt/last.pt) on ``data``'s ``split``: FER+ test (8 classes,
-    majority label) and FER2013 PrivateTest (7 classes; all and confident) for the FER+ npz, the test split
-    otherwise. Prints accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png."""
-    from mimetic.train.evaluate import evaluate_source
-
-    predict, classes, size, predict_aux, aux_classes = _predictor(model, threads)
-    return evaluate_source(predict, classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
-                           progress=progress, log=echo, predict_aux=predict_aux, aux_classes=aux_classes)
