@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/stages.py [--runs 60] [--rounds 3] [--against /path/to/other/checkout/src] [--json F]
 
-1. **Stages** (``AnalyzerOptions.stages``): median ms of ``Analyzer.analyze_array`` on the 640x480 one-face image
-   (``min_face=None``) and of ``LiveSession.push`` over the frames of ``smile_pexels.mp4`` (VIDEO mode, tracking),
-   for all stages, no expression, no symmetry, and landmarks only. Switching a stage off should remove its cost.
+1. **Stages** (``AnalyzerOptions.stages``): median ms of the per-face stages alone (``enrich_face``), of
+   ``Analyzer.analyze_array`` on the 640x480 one-face image (``min_face=None``) and of ``LiveSession.push`` over the
+   frames of ``smile_pexels.mp4`` (VIDEO mode, tracking), for all stages, no expression, no symmetry, and landmarks
+   only, the configurations interleaved. Switching a stage off should remove its cost.
 2. **Before/after** (``--against SRC``: the ``src`` folder of another checkout, e.g. a ``git worktree`` of the last
    release): video frames per second through ``Analyzer.analyze_video`` and the image's median ms with the
    defaults, alternating this tree and the other in fresh processes ``--rounds`` times, with the per-round ratio
@@ -32,33 +33,46 @@ CONFIGS = {
 VIDEO = C.DATA / "videos" / "smile_pexels.mp4"
 
 
-def stage_costs(runs: int) -> dict:
+def stage_costs(runs: int, rounds: int = 5) -> dict:
+    """Per configuration: the per-face stages alone (``enrich_face`` on one found face), ``analyze_array`` and
+    ``LiveSession.push``; configurations interleaved in ``rounds`` so drift hits them alike (medians of all calls)."""
+    import dataclasses
+
     import numpy as np
 
     from mimetic import Analyzer
     from mimetic.media.video import iter_frames
+    from mimetic.stages import enrich_face
 
     rgb = C.load_single_face_640x480()
     frames = [f.image for f in iter_frames(VIDEO, stride=4)]
-    out = {}
-    for name, stages in CONFIGS.items():
-        kw = {} if stages is None else {"stages": stages}
-        with Analyzer(min_face=None, **kw) as a:
-            for _ in range(5):
-                a.analyze_array(rgb)
-            t = []
-            for _ in range(runs):
+    analyzers = {name: Analyzer(min_face=None, **({} if st is None else {"stages": st}))
+                 for name, st in CONFIGS.items()}
+    raw = Analyzer(min_face=None, stages={"landmarks"}).analyze_array(rgb).faces[0]
+    samples: dict[str, dict[str, list[float]]] = {n: {"stages": [], "image": [], "push": []} for n in CONFIGS}
+    for a in analyzers.values():  # warm: models load on first use
+        for _ in range(3):
+            a.analyze_array(rgb)
+    for _ in range(rounds):
+        for name, a in analyzers.items():
+            got = samples[name]
+            for _ in range(max(1, runs // rounds)):
+                face = dataclasses.replace(raw, expression=None)
+                t0 = time.perf_counter()
+                enrich_face(face, rgb, stages=a.stages, expression_model=a.expression_model)
+                got["stages"].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
                 a.analyze_array(rgb)
-                t.append(time.perf_counter() - t0)
+                got["image"].append(time.perf_counter() - t0)
             with a.live(source="bench") as s:
-                push = []
-                for i, f in enumerate(frames):
+                for i, f in enumerate(frames[:40]):
                     t0 = time.perf_counter()
                     s.push(f, timestamp=i / 6.0)
-                    push.append(time.perf_counter() - t0)
-        out[name] = {"image_ms": 1000 * statistics.median(t), "push_ms": 1000 * float(np.median(push[5:]))}
-    return out
+                    if i >= 3:
+                        got["push"].append(time.perf_counter() - t0)
+    for a in analyzers.values():
+        a.close()
+    return {n: {f"{k}_ms": 1000 * float(np.median(v)) for k, v in got.items()} for n, got in samples.items()}
 
 
 CHILD = r"""
@@ -104,11 +118,13 @@ def main(argv: list[str] | None = None) -> dict:
         costs = stage_costs(args.runs)
         result["stages"] = costs
         base = costs["all stages"]
-        print("\nstage switches (640x480 image, min_face=None; LiveSession.push on smile_pexels frames)")
-        print(f"{'stages':<16} {'image ms':>9} {'saved':>7} {'push ms':>9} {'saved':>7}")
+        print("\nstage switches (median ms; one face; 640x480 image with min_face=None; LiveSession.push on "
+              "smile_pexels frames)")
+        print(f"{'stages':<16} {'per-face stages':>15} {'saved':>6} {'image':>7} {'saved':>6} {'push':>7} {'saved':>6}")
         for name, c in costs.items():
-            print(f"{name:<16} {c['image_ms']:9.2f} {base['image_ms'] - c['image_ms']:7.2f} "
-                  f"{c['push_ms']:9.2f} {base['push_ms'] - c['push_ms']:7.2f}")
+            print(f"{name:<16} {c['stages_ms']:15.2f} {base['stages_ms'] - c['stages_ms']:6.2f} "
+                  f"{c['image_ms']:7.2f} {base['image_ms'] - c['image_ms']:6.2f} "
+                  f"{c['push_ms']:7.2f} {base['push_ms'] - c['push_ms']:6.2f}")
     if args.against:
         rounds = []
         for k in range(args.rounds):

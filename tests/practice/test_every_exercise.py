@@ -215,13 +215,13 @@ def test_every_movement_exercise_scores_its_movement(ex_id, faces, cal, reanalys
         done = []
         for t, face in sequence(neutral, target, ex.hold_seconds):
             fb = tr.push(face, t)
-            if "rep_done" in fb:
-                done.append(fb["rep_done"])
+            if fb.rep_done is not None:
+                done.append(fb.rep_done)
         assert len(done) == 1 and len(tr.results) == 1 and not tr.done, done
         rep = done[0]
-        assert not rep["timed_out"] and rep["hold"] == pytest.approx(ex.hold_seconds, abs=0.15), rep
-        assert rep["stability"] >= 0.95 and rep["synkinesis"] == [], rep
-        assert rep["score"] == pytest.approx(frame.score, rel=REP_TOLERANCE), (rep, frame)
-        assert rep["left"] == pytest.approx(frame.left, abs=0.02) and rep["right"] == pytest.approx(
+        assert not rep.timed_out and rep.hold == pytest.approx(ex.hold_seconds, abs=0.15), rep
+        assert rep.stability >= 0.95 and rep.synkinesis == (), rep
+        assert rep.score == pytest.approx(frame.score, rel=REP_TOLERANCE), (rep, frame)
+        assert rep.left == pytest.approx(frame.left, abs=0.02) and rep.right == pytest.approx(
             frame.right, abs=0.02), rep
-        assert tr.result()["score"] == rep["score"]
+        assert tr.result().score == rep.score

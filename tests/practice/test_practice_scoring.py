@@ -119,7 +119,7 @@ def test_calibration_uses_the_calmest_faces_and_round_trips(faces):
     cal = Calibration.from_faces([neutral, None, neutral, smile])
     assert cal.frames == 3 and cal.used == 2
     assert cal.measures == Calibration.from_faces([neutral]).measures  # the smile (more activity) is left out
-    d = json.loads(json.dumps(cal.to_dict()))
+    d = json.loads(json.dumps(cal.result().to_dict()))
     back = Calibration.from_dict(d)
     assert back.measures.keys() == cal.measures.keys()
     for k, v in cal.measures.items():

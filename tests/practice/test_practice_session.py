@@ -19,7 +19,8 @@ from mimetic.clinic.baseline import main_face
 from mimetic.facs.catalogue import AU_BY_CODE
 from mimetic.practice import (EXERCISES, MEASURES, ROUTINES, Calibration, ExerciseTracker, PracticeSession,
                               get_exercise, measure, routine_ids, sunnybrook_estimate)
-from mimetic.practice.scoring import REP_TIMEOUT_MIN
+from mimetic.practice.results import RepResult
+from mimetic.practice.scoring import REP_TIMEOUT_MIN, exercise_result
 from mimetic.practice.sunnybrook import resting_items
 
 FPS = 10.0
@@ -61,22 +62,22 @@ def test_repetitions_are_segmented_from_the_movement(faces, cal):
     states, done = [], []
     for t, f in smile_reps(faces, 3):
         fb = tr.push(f, t)
-        if not states or states[-1] != fb["state"]:
-            states.append(fb["state"])
-        if "rep_done" in fb:
-            done.append((t, fb["rep"], fb["rep_done"]))
-        assert fb["phase"] == "exercise" and 0 <= fb["score"] <= 100 and 0 <= fb["progress"] <= 1
+        if not states or states[-1] != fb.state:
+            states.append(fb.state)
+        if fb.rep_done is not None:
+            done.append((t, fb.rep, fb.rep_done))
+        assert fb.phase == "exercise" and 0 <= fb.score <= 100 and 0 <= fb.progress <= 1
     assert tr.done and len(done) == 3, states
     assert [r for _, r, _ in done] == [1, 2, 3]
     assert states[:4] == ["rest", "move", "hold", "release"], states
     for _, _, rep in done:
-        assert rep["hold"] == pytest.approx(3.0, abs=0.15) and not rep["timed_out"]
-        assert rep["stability"] >= 0.9 and rep["score"] >= 60 and rep["symmetry"] >= 0.75, rep
+        assert rep.hold == pytest.approx(3.0, abs=0.15) and not rep.timed_out
+        assert rep.stability >= 0.9 and rep.score >= 60 and rep.symmetry >= 0.75, rep
     res = tr.result()
-    assert res["id"] == "closed_lip_smile" and len(res["reps"]) == 3 and not res["skipped"]
-    assert res["score"] == pytest.approx(float(np.median([r["score"] for _, _, r in done])))
+    assert res.id == "closed_lip_smile" and res.reps == tuple(r for _, _, r in done) and not res.skipped
+    assert res.score == pytest.approx(float(np.median([r.score for _, _, r in done])))
     # after the last rep the tracker answers "done" and ignores further frames
-    assert tr.push(faces["smile"], 1e3)["state"] == "done" and len(tr.result()["reps"]) == 3
+    assert tr.push(faces["smile"], 1e3).state == "done" and len(tr.result().reps) == 3
 
 
 def test_a_rep_that_cannot_be_done_ends_by_timeout(faces, cal):
@@ -85,47 +86,48 @@ def test_a_rep_that_cannot_be_done_ends_by_timeout(faces, cal):
     assert tr.rep_timeout == max(REP_TIMEOUT_MIN, 3.0 + 6.0)  # hold_seconds 3 + 6 s
     while t < 2 * tr.rep_timeout + 1:
         fb = tr.push(faces["neutral"], t)
-        if "rep_done" in fb:
-            ends.append((t, fb["rep_done"]))
+        if fb.rep_done is not None:
+            ends.append((t, fb.rep_done))
         t += 1 / FPS
     assert [e[0] for e in ends] == pytest.approx([tr.rep_timeout, 2 * tr.rep_timeout], abs=0.15), ends
-    assert all(r["timed_out"] and r["score"] == 0 and r["hold"] == 0 for _, r in ends)
+    assert all(r.timed_out and r.score == 0 and r.hold == 0 for _, r in ends)
     assert tr.done
 
 
 def test_frames_without_a_face_pause_the_timers(faces, cal):
     tr = ExerciseTracker("closed_lip_smile", cal, reps=1)
     fb = tr.push(None, 0.0)
-    assert fb["state"] == "no_face" and fb["score"] == 0 and "No face" in fb["message"]
+    assert fb.state == "no_face" and fb.score == 0 and "No face" in fb.message
     tr.push(faces["neutral"], 0.1)
     for i in range(300):  # 30 s without a face: no timeout
-        assert tr.push(None, 0.2 + i / FPS)["state"] == "no_face"
+        assert tr.push(None, 0.2 + i / FPS).state == "no_face"
     assert not tr.done and tr.results == []
     # a hold interrupted by missing faces continues where it stopped
     frames = smile_reps(faces, 1, t0=100.0)
     for k, (t, f) in enumerate(frames):
         tr.push(None if 20 <= k < 26 else f, t)
-    assert tr.done and tr.results[0]["hold"] >= 2.9
+    assert tr.done and tr.results[0].hold >= 2.9
 
 
 def test_session_calibrates_runs_the_routine_and_skips(faces):
     s = PracticeSession(["closed_lip_smile", "lip_pucker"], reps=1, calibration_seconds=2.0)
     assert s.phase == "calibrate"
-    assert s.push(None, 0.0)["state"] == "no_face"
+    assert s.push(None, 0.0).state == "no_face"
     t = 0.0
     while s.phase == "calibrate":
         fb = s.push(faces["neutral"], t)
         t += 1 / FPS
         assert t < 3.0
-    assert fb["progress"] == 1.0 and fb["calibration"]["resting_symmetry"]["score"] == 0 and fb["warnings"] == []
+    assert fb.progress == 1.0 and fb.calibration.resting_symmetry.score == 0 and fb.warnings == ()
+    assert fb.next == "closed_lip_smile" and fb.rep_done is None and "rep_done" not in fb.to_dict()
     for tt, f in smile_reps(faces, 1, t0=t):
         fb = s.push(f, tt)
         if s.current is None or s.current.exercise.id != "closed_lip_smile":
             break
-    assert fb.get("next") == "lip_pucker" and s.phase == "exercise"
+    assert fb.next == "lip_pucker" and s.phase == "exercise"
     s.skip()
-    assert s.done and s.push(faces["neutral"], 1e3)["phase"] == "done"
-    res = json.loads(json.dumps(s.result()))
+    assert s.done and s.push(faces["neutral"], 1e3).phase == "done"
+    res = json.loads(json.dumps(s.result().to_dict()))
     assert res["routine"] == ["closed_lip_smile", "lip_pucker"] and res["scoring_version"] == 1
     smile, pucker = res["exercises"]
     assert not smile["skipped"] and smile["score"] >= 60 and pucker["skipped"] and pucker["reps"] == []
@@ -147,40 +149,39 @@ def test_session_arguments():
 
 
 def _ex(ex_id, left, right, level=0.0):
-    rep = {"score": 50.0, "left": left, "right": right, "symmetry": 1.0, "hold": 3.0, "stability": 1.0,
-           "synkinesis": [], "synkinesis_level": level}
-    return {"id": ex_id, "score": 50.0, "left": left, "right": right, "symmetry": 1.0, "hold": 3.0,
-            "stability": 1.0, "synkinesis": [], "synkinesis_level": level, "skipped": False, "reps": [rep]}
+    rep = RepResult(score=50.0, left=left, right=right, symmetry=1.0, hold=3.0, stability=1.0, synkinesis=(),
+                    synkinesis_level=level, timed_out=False)
+    return exercise_result(ex_id, [rep])
 
 
 def test_sunnybrook_estimate_ranges(faces):
-    cal = Calibration.from_faces([faces["neutral"]]).to_dict()
+    cal = Calibration.from_faces([faces["neutral"]]).result()
     ids = ROUTINES["sunnybrook"]
-    healthy = {"calibration": cal, "affected_side": None, "exercises": [_ex(i, 0.95, 0.9) for i in ids]}
-    est = sunnybrook_estimate(healthy)
-    assert est == {**est, "resting_symmetry": 0, "voluntary_movement": 100, "synkinesis": 0, "composite": 100,
-                   "complete": True, "is_estimate": True}
+    healthy = [_ex(i, 0.95, 0.9) for i in ids]
+    est = sunnybrook_estimate(healthy, cal)
+    assert (est.resting_symmetry, est.voluntary_movement, est.synkinesis, est.composite) == (0, 100, 0, 100)
+    assert est.complete and est.is_estimate
     # left side paralysed, with severe synkinesis in every expression
-    palsy = {"calibration": cal, "affected_side": "left",
-             "exercises": [_ex(i, 0.0, 0.9, level=3.0) for i in ids]}
-    est = sunnybrook_estimate(palsy)
-    assert est["voluntary_movement"] == 20 and est["synkinesis"] == 15 and est["composite"] == 20 - 0 - 15
-    assert set(est["items"]["voluntary"].values()) == {1} and set(est["items"]["synkinesis"].values()) == {3}
+    est = sunnybrook_estimate([_ex(i, 0.0, 0.9, level=3.0) for i in ids], cal, "left")
+    assert est.voluntary_movement == 20 and est.synkinesis == 15 and est.composite == 20 - 0 - 15
+    assert set(est.items.voluntary.values()) == {1} and set(est.items.synkinesis.values()) == {3}
     # partial movement, mild synkinesis
-    mid = sunnybrook_estimate({"calibration": cal, "affected_side": "right",
-                               "exercises": [_ex(i, 0.9, 0.45, level=1.2) for i in ids]})
-    assert mid["items"]["voluntary"]["brow"] == 3 and mid["synkinesis"] == 5
-    assert mid["composite"] == mid["voluntary_movement"] - mid["resting_symmetry"] - mid["synkinesis"] == 55
+    mid = sunnybrook_estimate([_ex(i, 0.9, 0.45, level=1.2) for i in ids], cal, "right")
+    assert mid.items.voluntary["brow"] == 3 and mid.synkinesis == 5
+    assert mid.composite == mid.voluntary_movement - mid.resting_symmetry - mid.synkinesis == 55
     # resting asymmetry: the person's right mouth corner drooping by 0.08 IOD (≈ 5 mm) at rest
-    droop = face_frame_edit(faces["neutral"], {61: (0.0, -0.08)})
-    rest = resting_items(Calibration.from_faces([droop]).to_dict())
-    assert rest["mouth"]["grade"] == 1 and rest["mouth"]["note"] == "left corner higher than right"
-    assert rest["eye"]["grade"] == 0 and rest["score"] >= 5
-    assert sunnybrook_estimate({**healthy, "calibration": Calibration.from_faces([droop]).to_dict()})[
-        "resting_symmetry"] == rest["score"]
-    for e in (sunnybrook_estimate(healthy), est, mid):
-        assert 0 <= e["resting_symmetry"] <= 20 and 20 <= e["voluntary_movement"] <= 100
-        assert 0 <= e["synkinesis"] <= 15 and 0 <= e["composite"] <= 100
+    droop = Calibration.from_faces([face_frame_edit(faces["neutral"], {61: (0.0, -0.08)})]).result()
+    rest = resting_items(droop.resting)
+    assert rest == droop.resting_symmetry
+    assert rest.mouth.grade == 1 and rest.mouth.note == "left corner higher than right"
+    assert rest.eye.grade == 0 and rest.score >= 5
+    assert sunnybrook_estimate(healthy, droop).resting_symmetry == rest.score
+    for e in (sunnybrook_estimate(healthy, cal), est, mid):
+        assert 0 <= e.resting_symmetry <= 20 and 20 <= e.voluntary_movement <= 100
+        assert 0 <= e.synkinesis <= 15 and 0 <= e.composite <= 100
+    # with no calibration (and no exercise done) there is no resting item and no score
+    none = sunnybrook_estimate([], None)
+    assert none.resting_symmetry == 0 and none.voluntary_movement is None and none.items.resting_detail == {}
 
 
 def test_exercise_data_is_valid(faces):
@@ -223,8 +224,8 @@ def test_smile_session_on_a_real_video(analyzer):
             break
     assert s.done
     res = s.result()
-    ex = res["exercises"][0]
-    assert res["calibration"]["warnings"] == [] and res["calibration"]["resting_symmetry"]["score"] == 0
-    assert ex["score"] >= SMILE_THRESHOLD and res["score"] == ex["score"], ex
-    assert ex["left"] >= 0.6 and ex["right"] >= 0.6 and ex["symmetry"] >= 0.85 and ex["hold"] >= 2.9, ex
-    assert res["sunnybrook"]["items"]["voluntary"]["open_mouth_smile"] >= 4
+    ex = res.exercises[0]
+    assert res.calibration.warnings == () and res.calibration.resting_symmetry.score == 0
+    assert ex.score >= SMILE_THRESHOLD and res.score == ex.score, ex
+    assert ex.left >= 0.6 and ex.right >= 0.6 and ex.symmetry >= 0.85 and ex.hold >= 2.9, ex
+    assert res.sunnybrook.items.voluntary["open_mouth_smile"] >= 4

@@ -15,6 +15,8 @@ from starlette.websockets import WebSocketDisconnect
 from webtools import VIDEOS
 
 import mimetic.web
+from mimetic.schema import load_schema, validate
+from mimetic.web.schemas import PracticeDay, PracticeSessionDetail
 
 PASSWORD = "correct horse battery staple"
 WEB = __import__("pathlib").Path(mimetic.web.__file__).resolve().parent
@@ -112,6 +114,28 @@ def test_day_sessions_and_one_session(client, world):
         assert r.status_code == 404 and a.sessions[0] not in r.text
     assert client.get("/api/v1/me/sessions/not-an-id", headers=a.headers).status_code == 404
     assert client.get("/api/v1/me/days/2024-02-30", headers=a.headers).status_code == 422
+
+
+def test_openapi_session_models_are_the_practice_types(client):
+    """The session routes' OpenAPI models hold the practice types, described as practice.schema.json describes
+    them (both are generated from mimetic.practice.results)."""
+    spec = client.get("/api/v1/openapi.json").json()
+    ok = spec["paths"]["/api/v1/me/sessions/{session_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"] == {"$ref": "#/components/schemas/PracticeSessionDetail"}
+    day = spec["paths"]["/api/v1/patients/{patient_id}/days/{day}"]["get"]["responses"]["200"]
+    assert day["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/PracticeDay"}
+    comps = spec["components"]["schemas"]
+    assert {"$ref": "#/components/schemas/SessionResult"} in comps["PracticeSessionDetail"]["properties"][
+        "result"]["anyOf"]
+    defs = load_schema("practice")["$defs"]
+
+    def fields(schema):  # a property's type and constraints (OpenAPI leaves out the defaults of output fields)
+        return {k: {a: v for a, v in p.items() if a != "default"} for k, p in schema["properties"].items()}
+
+    for name in ("SessionResult", "ExerciseResult", "RepResult", "CalibrationResult", "RestingSymmetry",
+                 "SunnybrookEstimate", "SunnybrookItems"):
+        as_openapi = json.loads(json.dumps(defs[name]).replace("#/$defs/", "#/components/schemas/"))
+        assert fields(comps[name]) == fields(as_openapi), name
 
 
 def test_trends_and_stats(client, world):
@@ -277,6 +301,7 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     saved = None
     phases: list[str] = []
     scores: list[float] = []
+    frame_keys = {"type", "seq", "width", "height", "server_ms", "server_time", "face", "last"}
     with c.websocket_connect("/api/v1/practice", headers=p.headers) as ws:
         assert ws.receive_json()["affected_side"] == "left"
         ws.send_json({"type": "start", "routine": "smile", "reps": 1, "csrf": p.csrf,
@@ -287,6 +312,9 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
             msg = ws.receive_json()
             assert msg["type"] == "feedback" and msg["seq"] == seq, msg
             phases.append(msg["phase"])
+            # the rest of the message is the session's live feedback (mimetic.practice.results.Feedback)
+            validate({k: v for k, v in msg.items() if k not in frame_keys}, name="practice")
+            assert "calibration" not in msg
             if msg["phase"] == "exercise":
                 assert msg["exercise"] == "open_mouth_smile" and 0 <= msg["score"] <= 100
                 scores.append(msg["score"])
@@ -300,6 +328,7 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     assert phases[0] == "calibrate" and "exercise" in phases
     assert saved["type"] == "saved" and re.fullmatch(r"[0-9a-f-]{36}", saved["session_id"])
     res = saved["result"]
+    validate(res, name="practice")
     assert res["routine"] == "smile" and res["affected_side"] == "left"
     assert [e["id"] for e in res["exercises"]] == ["open_mouth_smile"]
     assert res["sunnybrook"]["is_estimate"] is True
@@ -313,8 +342,9 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     cal = c.get("/api/v1/me/days", headers=p.headers).json()["days"]
     assert [d["date"] for d in cal] == [dt.date.today().isoformat()]
     stored = c.get(f"/api/v1/me/sessions/{saved['session_id']}", headers=p.headers).json()
-    assert stored["result"]["exercises"][0]["id"] == "open_mouth_smile"
-    assert json.dumps(stored["result"])  # plain JSON
+    assert stored["result"] == res and stored["sunnybrook"] == res["sunnybrook"]  # read back as saved
+    PracticeSessionDetail.model_validate(stored)  # the route's OpenAPI model describes it
+    PracticeDay.model_validate(day)
     # no picture of the face was kept anywhere in the data directory
     data_dir = svc.settings.data_dir
     assert not [f for f in data_dir.rglob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp")]

@@ -5,19 +5,23 @@ HTML report.
 Typical use (streaming, constant memory)::
 
     from mimetic import Analyzer
-    from mimetic.video import TimelineBuilder, Spotter
+    from mimetic.video import analyze_video
 
-    builder, spotter = TimelineBuilder(), Spotter()
-    with Analyzer() as a, a.live(source="clip.mp4") as session:
-        for frame in iter_frames("clip.mp4"):
-            result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
-            builder.add(result)
-            spotter.push(result, frame.image)
-    timeline = builder.finish()
-    events = spotter.finish()
-    segments = timeline.segments()
+    with Analyzer() as a:
+        video = analyze_video(a, "clip.mp4", spot=True)   # a VideoAnalysis: the one per-video result
+    video.segments, video.change_log(), video.stats(), video.events
 
-``mimetic.video.analysis.analyze_video(analyzer, path, spot=True)`` does the same in one call (see docs/video.md).
+It feeds :class:`VideoCollector` from :meth:`mimetic.Analyzer.analyze_video` (the one decode loop;
+``pixels=True`` yields each frame's RGB array too, for the spotter's optical flow and the report's crops). To do
+something of your own per frame, consume the same stream::
+
+    collector = VideoCollector("clip.mp4", spot=True)
+    for result, rgb in a.analyze_video("clip.mp4", pixels=True):
+        collector.add(result, rgb)
+        ...                                                # your per-frame work
+    video = collector.finish()
+
+See docs/video.md.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mimetic.web.errors import ApiError
+from mimetic.web.responses import JSONResponse
+from mimetic.web.schemas import PracticeDay, PracticeSessionDetail
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["practice"])
@@ -128,10 +130,13 @@ def _days(request: Request, user_id: str, start: str | None, end: str | None) ->
     return {"start": a.isoformat(), "end": b.isoformat(), "days": out}
 
 
-def _day(request: Request, user_id: str, day: str) -> dict[str, Any]:
+# The session routes answer with the stored JSON as saved (a JSONResponse: FastAPI does not convert it again), so a
+# stored session reads back exactly as it was written; their response models describe it in the OpenAPI document.
+
+def _day(request: Request, user_id: str, day: str) -> JSONResponse:
     d = _parse_date(day, "date")
     sessions = request.app.state.services.practice.sessions_on(user_id, d)
-    return {"date": d.isoformat(), "sessions": jsonable_encoder(sessions)}
+    return JSONResponse({"date": d.isoformat(), "sessions": jsonable_encoder(sessions)})
 
 
 def _check_exercise(exercise: str | None) -> str | None:
@@ -161,11 +166,11 @@ def _stats(request: Request, user_id: str, today: str | None = None) -> dict[str
     return jsonable_encoder(request.app.state.services.practice.stats(user_id, today=day))
 
 
-def _session(request: Request, user_id: str, session_id: str) -> dict[str, Any]:
+def _session(request: Request, user_id: str, session_id: str) -> JSONResponse:
     found = request.app.state.services.practice.session(user_id, session_id) if len(session_id) <= 64 else None
     if found is None:
         raise ApiError(404, "no such session")
-    return jsonable_encoder(found)
+    return JSONResponse(jsonable_encoder(found))
 
 
 @api.get("/practice/catalogue", summary="Routines and exercises")
@@ -185,8 +190,8 @@ def my_days(request: Request, start: str | None = Query(None, description="YYYY-
     return _days(request, _api_user(request).id, start, end)
 
 
-@api.get("/me/days/{day}", summary="My sessions of one day")
-def my_day(request: Request, day: str) -> dict[str, Any]:
+@api.get("/me/days/{day}", summary="My sessions of one day", response_model=PracticeDay)
+def my_day(request: Request, day: str) -> JSONResponse:
     return _day(request, _api_user(request).id, day)
 
 
@@ -202,8 +207,8 @@ def my_stats(request: Request, today: str | None = Query(None, description="the 
     return _stats(request, _api_user(request).id, today)
 
 
-@api.get("/me/sessions/{session_id}", summary="One of my sessions")
-def my_session(request: Request, session_id: str) -> dict[str, Any]:
+@api.get("/me/sessions/{session_id}", summary="One of my sessions", response_model=PracticeSessionDetail)
+def my_session(request: Request, session_id: str) -> JSONResponse:
     return _session(request, _api_user(request).id, session_id)
 
 
@@ -219,8 +224,9 @@ def patient_days(request: Request, patient_id: str, start: str | None = None,
     return _days(request, _patient_for_api(request, patient_id).id, start, end)
 
 
-@api.get("/patients/{patient_id}/days/{day}", summary="A linked patient's sessions of one day")
-def patient_day(request: Request, patient_id: str, day: str) -> dict[str, Any]:
+@api.get("/patients/{patient_id}/days/{day}", summary="A linked patient's sessions of one day",
+         response_model=PracticeDay)
+def patient_day(request: Request, patient_id: str, day: str) -> JSONResponse:
     return _day(request, _patient_for_api(request, patient_id).id, day)
 
 
@@ -234,6 +240,7 @@ def patient_stats(request: Request, patient_id: str, today: str | None = None) -
     return _stats(request, _patient_for_api(request, patient_id).id, today)
 
 
-@api.get("/patients/{patient_id}/sessions/{session_id}", summary="One session of a linked patient")
-def patient_session(request: Request, patient_id: str, session_id: str) -> dict[str, Any]:
+@api.get("/patients/{patient_id}/sessions/{session_id}", summary="One session of a linked patient",
+         response_model=PracticeSessionDetail)
+def patient_session(request: Request, patient_id: str, session_id: str) -> JSONResponse:
     return _session(request, _patient_for_api(request, patient_id).id, session_id)

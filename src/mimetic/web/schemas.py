@@ -2,6 +2,8 @@
 
 A photo's ``result`` is the result document itself, typed by :class:`mimetic.schema.documents.ResultDocument`
 (the types the JSON schema is generated from), so the OpenAPI document and ``result.schema.json`` describe it alike.
+A practice session's ``result`` and ``sunnybrook`` are the practice types (:mod:`mimetic.practice.results`), which
+``practice.schema.json`` is generated from.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from mimetic.practice.results import SessionResult, SunnybrookEstimate
 from mimetic.schema.documents import ResultDocument
 
 
@@ -72,3 +75,42 @@ class Health(BaseModel):
     jobs_queued: int
     job_queue_size: int
     live_sessions: int
+
+
+class PracticeExerciseRow(BaseModel):
+    """One exercise of a stored session, as the history lists it (the full entry is in the session's result)."""
+
+    exercise: str = Field(description="the exercise id")
+    position: int = Field(description="its place in the routine, from 0")
+    score: float | None = Field(description="0-100")
+    left: float | None = Field(description="movement of the person's left side 0-1")
+    right: float | None = Field(description="movement of the person's right side 0-1")
+    symmetry: float | None = Field(description="0-1, 1 = equal")
+    hold: float | None = Field(description="seconds held (mean over the reps)")
+    stability: float | None = Field(description="0-1")
+    synkinesis: int = Field(description="number of synkinesis warnings")
+    skipped: bool
+
+
+class PracticeSessionSummary(BaseModel):
+    id: str = Field(description="the session id (a UUID)")
+    day: str = Field(description="the patient's local date, YYYY-MM-DD")
+    started_at: str | None
+    finished_at: str | None
+    routine: str = Field(description="the routine's name, or the comma-joined exercise ids of a custom list")
+    score: float | None = Field(description="the session score 0-100")
+    exercises: list[PracticeExerciseRow]
+
+
+class PracticeSessionDetail(PracticeSessionSummary):
+    """One stored session with its full result, exactly as it was saved at the end of the session."""
+
+    result: SessionResult | None = Field(description="the session result (mimetic/schema/practice.schema.json; "
+                                                      "docs/dev/practice-contract.md §3)")
+    sunnybrook: SunnybrookEstimate | None = Field(description="the Sunnybrook-shaped estimate of the result "
+                                                              "(not a clinical grading)")
+
+
+class PracticeDay(BaseModel):
+    date: str = Field(description="YYYY-MM-DD")
+    sessions: list[PracticeSessionSummary] = Field(description="the day's sessions, in the order they were done")
