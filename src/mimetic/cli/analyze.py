@@ -1,6 +1,6 @@
 """``mimetic analyze`` and ``mimetic video``: images, folders and videos to JSON, tables, overlays and reports.
 
-The command bodies are :func:`mimetic.batch.run.run_batch` and :func:`mimetic.batch.run.run_video_command`.
+The command bodies are :func:`mimetic.cli.batch.run_batch` and :func:`mimetic.cli.batch.run_video_command`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def analyze(
 ) -> None:
     """Analyse images and videos; write JSON per input, a table (one row per face per frame) and overlays."""
     fmts = _parse_formats(formats)
-    from mimetic.batch.run import run_batch
+    from mimetic.cli.batch import run_batch
 
     code = run_batch(paths, out=out, formats=fmts, json_out=json_out, overlay=overlay, max_faces=max_faces,
                      min_face=min_face, fps=fps, stride=stride, mesh=mesh, landmarks=landmarks,
@@ -89,7 +89,7 @@ def video(
         raise typer.BadParameter("--timeline must end in .csv or .parquet")
     if report is not None and report.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter("--report must end in .html")
-    from mimetic.batch.run import run_video_command
+    from mimetic.cli.batch import run_video_command
 
     raise typer.Exit(run_video_command(file, out=out, formats=fmts, annotate=annotate, fps=fps, stride=stride,
                                        start=start, end=end, max_faces=max_faces, mesh=mesh, quiet=quiet,
