@@ -12,6 +12,12 @@ image is missed (on ``multi_face.jpg`` one pass finds 3 of 5). We therefore:
 
 A full-image landmarker pass is also run, because the landmarker's own detector sometimes finds a face (a large,
 close one) that the stand-alone detector scores below threshold.
+
+5. When nothing was found, the image may be a face that fills the frame (how face datasets and many users hand faces
+   over: a crop inside the forehead and chin). The detector needs some context around a face, so the landmarker runs
+   once more on the image centred in a mid-grey canvas twice its size (:data:`PAD`), and the points are mapped back
+   (they may then lie slightly outside the image). On the fixtures cropped 5-15 % inside their landmark box this
+   finds 18 of 18 faces (8 of 18 without it); it costs one landmarker call, on images without a face only.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ BASE_TILE = 256
 TILE_GROWTH = 1.6
 #: the smallest face/tile ratio the short-range detector finds reliably (measured: 73 px in 512 found, 52 not)
 MIN_RATIO = 0.19
+#: the padding on each side (fraction of the image's size) of the retry for faces that fill the frame
+PAD = 0.5
+PAD_GREY = 128
 
 
 def tile_sides(width: int, height: int, min_face: int) -> list[int]:
@@ -122,5 +131,21 @@ def find_faces(rgb: np.ndarray, landmarker: Landmarker, detector: Detector, *, m
             best.score = score
             faces.append(best)
             boxes.append(b)
+    if not faces:
+        faces = _face_filling_the_frame(rgb, landmarker)
     order = sorted(range(len(faces)), key=lambda i: -faces[i].score)[:max_faces]
     return [faces[i] for i in order]
+
+
+def _face_filling_the_frame(rgb: np.ndarray, landmarker: Landmarker) -> list[RawFace]:
+    """Step 5 of the module docstring: the landmarker on ``rgb`` centred in a grey canvas, points mapped back."""
+    h, w = rgb.shape[:2]
+    px, py = int(round(PAD * w)), int(round(PAD * h))
+    canvas = np.full((h + 2 * py, w + 2 * px, 3), PAD_GREY, dtype=np.uint8)
+    canvas[py:py + h, px:px + w] = rgb[..., :3]
+    out = []
+    for f in landmarker.detect(canvas):
+        g = _to_image_coords(f, -px, -py, canvas.shape[1], canvas.shape[0], w, h)
+        g.score = landmarker.presence
+        out.append(g)
+    return out
