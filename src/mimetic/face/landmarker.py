@@ -10,6 +10,7 @@ import atexit
 import contextlib
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,27 +28,32 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _OPEN: "weakref.WeakSet" = weakref.WeakSet()
 
 
+_STDERR_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def native_stderr_silenced() -> Iterator[None]:
     """Hide what MediaPipe's C++ core prints straight to file descriptor 2 (graph set-up chatter, delegate
-    notices) while it starts, first runs and closes. ``MIMETIC_DEBUG=1`` shows it."""
+    notices) while it starts, first runs and closes. ``MIMETIC_DEBUG=1`` shows it. Threads take turns (two threads
+    swapping fd 2 at once could leave it pointing at /dev/null)."""
     if os.environ.get("MIMETIC_DEBUG"):
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no real fd 2 (some embedded interpreters)
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 @atexit.register
