@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from badinputs import make_bad_inputs
+from badinputs import file_size_limit, make_bad_inputs, make_hostile_good_inputs, make_link_loops
 from testdata import IMAGES, VIDEOS
 from mimetic.cli import app
 from mimetic.schema import validate
@@ -111,7 +111,8 @@ def test_every_bad_input_is_reported_and_the_batch_goes_on(tmp_path):
     assert len(pd.read_csv(out / "images.csv")) == 1
     names = {p.name for p in out.iterdir()}
     assert not any(n.startswith(".") for n in names), names
-    assert not any(n.startswith(("blank", "oddcodec", "truncated", "notes", "empty", "huge")) for n in names), names
+    assert not any(n.startswith(("blank", "oddcodec", "truncated", "notes", "empty", "huge", "x]bad", "cut", "pipe"))
+                   for n in names), names
     assert f"{len(args)} inputs: 1 ok, {len(bad)} failed" in r.output
 
 
@@ -245,3 +246,154 @@ def test_evaluate_aus_on_a_small_labelled_sample(tmp_path):
     assert "missing.jpg" in r.output
     doc = json.loads(report.read_text())
     assert doc["n_scored"] == 2 and doc["per_au"]["AU12"]["recall"] == 1.0
+
+
+# -- hostile inputs and a full disk (#18) -------------------------------------------------------------------------
+def _names_fit(folder: Path) -> None:
+    assert all(len(p.name.encode()) <= 255 for p in folder.iterdir())
+    assert not [p.name for p in folder.iterdir() if ".partial" in p.name]
+
+
+def test_paths_print_literally_never_as_markup_and_long_names_fit(tmp_path):
+    """R1: `in/b[/x]bad.jpg` crashed `analyze` (rich MarkupError) and the batch was lost; `[red]tag.jpg` printed
+    as "tag.jpg". R6: a 240-byte name failed (temporary name over 255 bytes); a 255-byte one's outputs would."""
+    src = tmp_path / "in"
+    good = make_hostile_good_inputs(src)
+    bad = make_bad_inputs(tmp_path / "bad")["markup_path"][0]
+    (src / "b[").mkdir()
+    (src / "b[" / bad.name).write_bytes(bad.read_bytes())
+    (src / "astronaut_nasa.jpg").write_bytes((IMAGES / "astronaut_nasa.jpg").read_bytes())
+    out = tmp_path / "out"
+    r = run("analyze", src, "--out", out, "--format", "json,csv", "--overlay")  # without -q: every line printed
+    assert r.exit_code == 1, r.output
+    assert f"error: {src / 'b[' / 'x]bad.jpg'}: not an image" in r.output
+    assert f"{good['markup_name']}: 1 face" in r.output
+    assert "5 inputs: 4 ok, 1 failed" in r.output
+    table = pd.read_csv(out / "images.csv")
+    assert len(table) == 4
+    _names_fit(out)
+    for p in list(good.values()) + [src / "astronaut_nasa.jpg"]:
+        from mimetic.media.files import fit_name
+
+        name = fit_name(p.stem, 255 - len(".annotated.mp4"))
+        assert json.loads((out / f"{name}.json").read_text())["faces"], name
+        assert (out / f"{name}.overlay.jpg").stat().st_size > 1000
+    assert (out / f"{good['long_name'].stem}.json").exists()  # short enough: kept as it was
+    assert not (out / f"{good['longest_name'].stem}.json").exists()  # shortened with a hash
+
+
+def test_video_paths_with_markup(tmp_path):
+    """R1 for `mimetic video`: the error line of `v[/x]cut.mp4` crashed it; `[bold]` vanished from a name."""
+    folder = tmp_path / "v["
+    folder.mkdir()
+    clip = folder / "x]y [bold]z.mp4"
+    clip.write_bytes((VIDEOS / "single_face.mp4").read_bytes())
+    r = run("video", clip, "--stride", "12", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "x]y [bold]z.mp4" in r.output and "1 input: 1 ok, 0 failed" in r.output
+    assert len(pd.read_csv(tmp_path / "out" / "x]y [bold]z.csv")) == 6
+    cut = folder / "x]cut.mp4"
+    cut.write_bytes(make_bad_inputs(tmp_path / "bad")["truncated_mp4"][0].read_bytes())
+    r = run("video", cut)
+    assert r.exit_code == 1 and f"error: {cut}: truncated" in r.output, r.output
+
+
+def test_star_star_glob_with_link_loops_finds_each_file_once(tmp_path):
+    """R2: `ln -s .. fan/sub/l1` (three such links): `fan/**/*.jpg` analysed the file 41 times or never ended."""
+    import signal
+
+    fan = make_link_loops(tmp_path)
+
+    def endless(*_):
+        raise TimeoutError("the input walk did not end")
+
+    old = signal.signal(signal.SIGALRM, endless)
+    signal.alarm(60)
+    try:
+        r = run("analyze", str(fan / "**" / "*.jpg"), "-q")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert r.exit_code == 0, r.output
+    assert "1 input: 1 ok, 0 failed" in r.output
+    assert sum("(a loop): not followed" in ln for ln in r.output.splitlines()) == 3
+
+
+def test_a_full_disk_fails_the_input_and_the_batch_goes_on(tmp_path):
+    """R4: with a full disk a cut-off overlay JPEG was published and reported fine. The file-size limit stands in
+    for the full disk (the kernel cuts a write short, then fails it; checked against a real 2 MB tmpfs by hand)."""
+    from PIL import Image
+
+    out = tmp_path / "out"
+    with file_size_limit(100_000):  # two_people's overlay (~177 kB) cannot be written; the rest can
+        r = run("analyze", IMAGES / "astronaut_nasa.jpg", IMAGES / "two_people.jpg", "--out", out,
+                "--format", "json,csv", "--overlay", "-q")
+    assert r.exit_code == 1, r.output
+    err = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and "two_people.jpg: cannot write" in err[0] and "two_people.overlay.jpg" in err[0], err
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_nasa.json", "astronaut_nasa.overlay.jpg",
+                                                     "images.csv"]  # nothing of the failed input, no temp files
+    Image.open(out / "astronaut_nasa.overlay.jpg").load()  # complete
+    assert pd.read_csv(out / "images.csv")["source"].str.endswith("astronaut_nasa.jpg").tolist() == [True]
+    assert "2 inputs: 1 ok, 1 failed" in r.output
+
+
+def test_a_table_that_cannot_be_written_is_a_clear_error(tmp_path):
+    out = tmp_path / "out"
+    with file_size_limit(50_000):  # each JSON (~31 kB) fits, the table with mesh columns (~88 kB) does not
+        r = run("analyze", IMAGES / "astronaut_nasa.jpg", IMAGES / "biden_portrait.jpg", "--out", out,
+                "--format", "json,csv", "--mesh", "-q")
+    assert r.exit_code == 1, r.output
+    assert f"error: cannot write {out / 'images.csv'}: File too large" in r.output
+    assert f"the outputs of the 2 inputs that worked are in {out}" in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut_nasa.json", "biden_portrait.json"]
+
+
+def test_a_crash_has_its_own_exit_status_and_says_where_the_outputs_are(tmp_path, monkeypatch):
+    import mimetic.cli
+    import mimetic.table
+
+    def boom(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(mimetic.table, "frame_from_results", boom)
+    out = tmp_path / "out"
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", "--out", out, "-q")
+    assert r.exit_code == 70, r.output
+    assert "mimetic crashed" in r.output and "RuntimeError: boom" in r.output
+    assert f"the outputs of the 1 input that worked are in {out}" in r.output
+    assert json.loads((out / "astronaut_nasa.json").read_text())["faces"]
+    # a bug met by one input: the batch goes on, and the exit status still says it was a bug
+    monkeypatch.undo()
+    import mimetic.cli.batch as batch
+
+    real = batch.write_image_outputs
+
+    def bug_on_two_people(result, rgb, name, *a, **k):
+        if name == "two_people":
+            raise TypeError("a bug")
+        return real(result, rgb, name, *a, **k)
+
+    monkeypatch.setattr(batch, "write_image_outputs", bug_on_two_people)
+    out = tmp_path / "out2"
+    r = run("analyze", IMAGES / "two_people.jpg", IMAGES / "astronaut_nasa.jpg", "--out", out, "-q")
+    assert r.exit_code == 70, r.output
+    assert "two_people.jpg: unexpected TypeError: a bug" in r.output and "2 inputs: 1 ok, 1 failed" in r.output
+    assert f"mimetic crashed on 1 input (a bug; please report it with the traceback above); the outputs of the 1 " \
+           f"input that worked are in {out}" in r.output
+    assert len(pd.read_csv(out / "images.csv")) == 1
+    # any other command: the entry point turns a crash into the same status
+    monkeypatch.setattr(mimetic.cli, "app", boom)
+    with pytest.raises(SystemExit) as e:
+        mimetic.cli.main()
+    assert e.value.code == 70
+
+
+def test_a_cut_off_mp4_gives_the_web_cause(tmp_path):
+    """R7: the CLI said "not a video" for a truncated MP4 where the web said truncated: one cause now."""
+    from mimetic.media.container import damage
+
+    cut = make_bad_inputs(tmp_path)["truncated_mp4"][0]
+    r = run("video", cut, "-q")
+    assert r.exit_code == 1
+    assert f"error: {cut}: {damage(cut)}" in r.output and "the file is truncated" in r.output

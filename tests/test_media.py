@@ -586,3 +586,147 @@ def test_expand_files_globs_missing_and_duplicates(tmp_path: Path) -> None:
 def test_kind_of() -> None:
     assert kind_of("a.JPEG") == "image" and kind_of(Path("b.mkv")) == "video" and kind_of("c.txt") == "unknown"
     assert kind_of(VIDEOS / "face_then_noface.mov") == "video"
+
+
+# ----------------------------------------------------------------------------------------------- hostile inputs (#18)
+
+
+def test_fifo_and_devices_are_not_regular_files(tmp_path: Path) -> None:
+    """R7: a FIFO or /dev/zero is refused by its kind before it is opened (it used to read as "empty file")."""
+    from badinputs import make_bad_inputs
+
+    bad = make_bad_inputs(tmp_path)
+    specials = [bad[k][0] for k in ("fifo", "device") if k in bad]
+    if not specials:
+        pytest.skip("no FIFO or /dev/zero here")
+    for p in specials:
+        for reader in (read_image, probe_video, lambda q: list(iter_frames(q))):
+            with pytest.raises(InputError) as ei:
+                reader(p)
+            assert ei.value.cause.startswith("not a regular file: "), ei.value.cause
+        paths, errors = expand_inputs([p])
+        assert paths == [] and [e.cause.split(":")[0] for e in errors] == ["not a regular file"]
+    if "fifo" in bad:  # a FIFO found by a pattern is listed, then refused when read
+        assert expand_inputs([str(tmp_path / "pipe.*")])[0] == [bad["fifo"][0]]
+        with pytest.raises(InputError, match=r"not a regular file: a named pipe \(FIFO\)"):
+            read_image(bad["fifo"][0])
+
+
+def test_glob_follows_folder_links_once_and_stops_at_loops(tmp_path: Path) -> None:
+    """R2: three links back up the tree (`ln -s .. fan/sub/l1`) made `fan/**/*.jpg` enumerate forever; a link to
+    a folder outside is still followed, and a file reached twice is kept once."""
+    import signal
+
+    from badinputs import make_link_loops
+
+    fan = make_link_loops(tmp_path)
+    outside = tmp_path / "outside"
+    _touch(outside / "other.png")
+    os.symlink(outside, fan / "ext")
+    os.symlink(outside, fan / "sub" / "ext2")  # the same real folder by a second link
+
+    def endless(*_):
+        raise TimeoutError("the walk did not end")
+
+    old = signal.signal(signal.SIGALRM, endless)
+    signal.alarm(20)
+    try:
+        for pattern in (str(fan / "**" / "*.*"), str(fan / "**"), str(fan)):
+            notes: list[str] = []
+            paths, errors = expand_inputs([pattern], notes=notes)
+            assert errors == []
+            assert sorted(p.name for p in paths) == ["other.png", "single_face.jpg"], (pattern, paths)
+            loops = sorted(n.split(":")[0] for n in notes)
+            assert loops == [str(fan / "sub" / f"l{i}") for i in (1, 2, 3)], notes
+            assert all("loop" in n for n in notes)
+        relative = os.path.relpath(fan, Path.cwd())
+        assert len(expand_inputs([os.path.join(relative, "**", "*.jpg")])[0]) == 1
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_long_names_get_short_temporary_names(tmp_path: Path) -> None:
+    """R6: a 240-byte name's temporary output name (".name.xxxxxxxx.partial.json") passed 255 bytes."""
+    from badinputs import long_name
+
+    from mimetic.media.files import NAME_MAX, fit_name
+
+    for n in (240, 250, 255):
+        target = tmp_path / long_name(n, suffix=".json")
+        atomic_write_text(target, "{}\n")
+        assert target.read_text() == "{}\n"
+    assert all(len(p.name.encode()) <= NAME_MAX for p in tmp_path.iterdir()) and len(os.listdir(tmp_path)) == 3
+    short = "face"
+    assert fit_name(short) == short
+    a, b = fit_name("é" * 200 + "a"), fit_name("é" * 200 + "b")
+    assert a != b and len(a.encode()) <= NAME_MAX and a == fit_name("é" * 200 + "a") and a.startswith("é" * 100)
+    assert len(fit_name("x" * 1000, 100).encode()) == 100
+
+
+def test_short_writes_are_never_published(tmp_path: Path) -> None:
+    """R4: on a full disk Pillow's encoder cuts the file short without an error, and it used to be moved into place.
+    The file-size limit stands in for the full disk (a real write() cut short, then EFBIG)."""
+    from badinputs import file_size_limit
+
+    from mimetic.media.images import write_image
+    from mimetic.table import write_table
+
+    rgb = read_image(IMAGES / "two_people.jpg")
+    target = tmp_path / "overlay.jpg"
+    encoded = io.BytesIO()
+    Image.fromarray(rgb).save(encoded, format="JPEG", quality=90)
+    with file_size_limit(len(encoded.getvalue()) - 1):  # only the last write is cut short, by one byte: Pillow
+        with pytest.raises(OSError):                     # (13.0) saving to the file itself raises nothing then
+            write_image(rgb, target)
+    assert not target.exists()
+    target.write_bytes(b"old")
+    with file_size_limit(64_000):
+        with pytest.raises(OSError) as ei:
+            write_image(rgb, target)
+        assert ei.value.filename == str(target)
+        with pytest.raises(OSError):
+            atomic_write_bytes(tmp_path / "blob.bin", b"\1" * 100_000)
+        with pytest.raises(OSError):
+            with VideoWriter(tmp_path / "clip.mp4", 10, codec="mpeg4") as w:
+                for _ in range(30):
+                    w.write(np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+        import pandas as pd
+
+        with pytest.raises(OSError):
+            write_table(pd.DataFrame({"x": np.arange(20_000)}), tmp_path / "t.csv")
+        small = write_image(rgb[:64, :64], tmp_path / "small.png")  # what fits is written
+    assert target.read_bytes() == b"old"  # the earlier file is untouched
+    assert sorted(os.listdir(tmp_path)) == ["overlay.jpg", "small.png"]  # no partial or temporary files
+    np.testing.assert_array_equal(read_image(small), rgb[:64, :64])
+
+
+def test_a_cut_off_mp4_has_one_cause_for_the_cli_and_the_web(tmp_path: Path, caplog) -> None:
+    """R7: the CLI called a truncated MP4 "not a video"; the web said truncated. Both now use media.container."""
+    from mimetic.media.container import damage
+    from mimetic.web.errors import ApiError
+    from mimetic.web.videocheck import check_video
+
+    data = (VIDEOS / "single_face.mp4").read_bytes()  # index ('moov') at the end: the cut loses it
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    cause = damage(cut)
+    assert cause == (f"truncated or corrupt video: the 'mdat' box needs {data.find(b'moov') - 4:,} bytes but the "
+                     f"file has {len(data) // 2:,}: the file is truncated")
+    for reader in (probe_video, lambda p: list(iter_frames(p))):
+        with pytest.raises(InputError) as ei:
+            reader(cut)
+        assert ei.value.cause == cause
+    with pytest.raises(ApiError) as web:
+        check_video(cut, label="cut.mp4", max_seconds=60)
+    assert web.value.status == 422 and web.value.message == f"cut.mp4: {cause}"
+    assert damage(VIDEOS / "single_face.mp4") is None and damage(IMAGES / "astronaut_nasa.jpg") is None
+
+    # index first ("faststart"): the frames before the cut are decoded, with the same cause as a warning
+    data = (VIDEOS / "smile_pexels.mp4").read_bytes()
+    half = tmp_path / "half.mp4"
+    half.write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="mimetic.media.video"):
+        frames = sum(1 for _ in iter_frames(half))
+    assert 0 < frames < 472
+    assert any(damage(half) in r.getMessage() for r in caplog.records), caplog.records

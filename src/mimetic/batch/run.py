@@ -7,7 +7,8 @@ writes what one input produces. Output layout under ``--out DIR``:
 - every video: ``DIR/<name>.jsonl`` (one document per frame), ``DIR/<name>.csv`` / ``.parquet``;
 - ``--overlay``: ``DIR/<name>.overlay.jpg`` for images, ``DIR/<name>.annotated.mp4`` for videos.
 
-``<name>`` is the file's stem, made unique when two inputs share one (``face``, ``face-2``, ...).
+``<name>`` is the file's stem, made unique when two inputs share one (``face``, ``face-2``, ...), and shortened
+with a hash when an output's name would pass the file system's 255-byte limit (:data:`NAME_ROOM`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+#: The most bytes ``<name>`` may have: an output adds at most ``.annotated.mp4`` (14 bytes) to it.
+NAME_ROOM = 255 - len(".annotated.mp4")
 
 
 @dataclass
@@ -29,27 +34,34 @@ class VideoRun:
 
 
 def write_image_outputs(result, rgb, name: str, out: Path | None, json_out: Path | None, single: bool,
-                         formats: list[str], overlay: bool, landmarks: bool) -> None:
+                         formats: list[str], overlay: bool, landmarks: bool) -> list[Path]:
+    """Write one image's outputs; returns their paths. All or nothing: when one cannot be written (a full disk),
+    those already written for this image are removed and the error is raised, so a failed input leaves no
+    output behind."""
     from mimetic.export import write_json
 
-    if json_out is not None:
-        target = json_out if (single and json_out.suffix.lower() == ".json") else json_out / f"{name}.json"
-        write_json(result, target, landmarks=landmarks)
-    if out is not None:
-        if "json" in formats:
-            write_json(result, out / f"{name}.json", landmarks=landmarks)
-        if overlay:
-            _write_overlay(rgb, result, out / f"{name}.overlay.jpg")
+    written: list[Path] = []
+    try:
+        if json_out is not None:
+            target = json_out if (single and json_out.suffix.lower() == ".json") else json_out / f"{name}.json"
+            written.append(write_json(result, target, landmarks=landmarks))
+        if out is not None:
+            if "json" in formats:
+                written.append(write_json(result, out / f"{name}.json", landmarks=landmarks))
+            if overlay:
+                written.append(_write_overlay(rgb, result, out / f"{name}.overlay.jpg"))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written
 
 
-def _write_overlay(rgb, result, path: Path) -> None:
-    from PIL import Image
-
-    from mimetic.media.atomic import atomic_path
+def _write_overlay(rgb, result, path: Path) -> Path:
+    from mimetic.media.images import write_image
     from mimetic.render.overlay import draw_faces
 
-    with atomic_path(path) as tmp:
-        Image.fromarray(draw_faces(rgb, result.faces)).save(tmp, format="JPEG", quality=90)
+    return write_image(draw_faces(rgb, result.faces), path, quality=90)
 
 
 def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, formats: list[str], *,

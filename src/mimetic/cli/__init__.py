@@ -8,7 +8,8 @@
 
 Command bodies live here; stage packages keep plain functions that take and return data. Heavy imports happen
 inside commands so ``mimetic --help`` starts fast. Exit status: 0 when every input worked, 1 when some failed (each
-is reported), 2 for usage errors.
+is reported) or an output could not be written, 2 for usage errors, 70 when Mimetic crashed (a bug; the traceback
+is printed), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated
 import typer
 
 from mimetic.cli import analyze, pictures, server, train
-from mimetic.cli.common import err
+from mimetic.cli.common import EXIT_CRASH, EXIT_INTERRUPTED, err
 
 __all__ = ["app", "main"]
 
@@ -63,4 +64,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         err("interrupted")
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as e:  # a bug: its own exit status, never the "some inputs failed" 1
+        import traceback
+
+        traceback.print_exc()
+        err(f"mimetic crashed (a bug; please report it with the traceback above): {type(e).__name__}: {e}")
+        sys.exit(EXIT_CRASH)

@@ -10,6 +10,35 @@ from pathlib import Path
 import typer
 
 
+#: Exit status: every input worked.
+EXIT_OK = 0
+#: Exit status: some inputs failed (each is reported on its own ``error:`` line), or an output could not be written.
+EXIT_FAILED = 1
+#: Exit status: a usage error (Typer's).
+EXIT_USAGE = 2
+#: Exit status: Mimetic crashed (a bug; the traceback is printed). ``EX_SOFTWARE`` of sysexits.h.
+EXIT_CRASH = 70
+#: Exit status: interrupted (Ctrl-C).
+EXIT_INTERRUPTED = 130
+
+
+def write_failure(exc: OSError, target: Path | str | None = None) -> str:
+    """The cause for an output that could not be written: which file (``target`` when the error names none), and
+    why (a full disk said so)."""
+    import errno
+
+    name = exc.filename or target
+    where = f"cannot write {name}" if name else "cannot write an output"
+    why = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        why += " (the disk is full)"
+    elif exc.errno == errno.EFBIG:
+        why += " (over the file size limit)"
+    elif exc.errno == errno.ENAMETOOLONG:
+        why += " (the file name is too long)"
+    return f"{where}: {why}"
+
+
 def err(msg: str) -> None:
     """An ``error: …`` line on stderr."""
     typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
@@ -33,13 +62,8 @@ def exit_on_error(*kinds: type[BaseException]) -> Iterator[None]:
 
 
 def save_picture(rgb, path: Path) -> None:
-    """Write an RGB uint8 array as PNG, or JPEG for a ``.jpg``/``.jpeg`` name (atomically; folders created)."""
-    from PIL import Image
+    """Write an RGB uint8 array as PNG, or JPEG for a ``.jpg``/``.jpeg`` name (atomically, short writes
+    detected; folders created): :func:`mimetic.media.images.write_image`."""
+    from mimetic.media.images import write_image
 
-    from mimetic.media.atomic import atomic_path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, format=fmt)
+    write_image(rgb, path, quality=75)  # Pillow's default, as before

@@ -1,4 +1,5 @@
-"""Reading still images into C-contiguous uint8 RGB arrays (Pillow), with clear errors for bad inputs."""
+"""Reading still images into C-contiguous uint8 RGB arrays (Pillow), with clear errors for bad inputs, and
+writing them (atomically, short writes detected)."""
 
 from __future__ import annotations
 
@@ -212,3 +213,22 @@ def _array_to_rgb_unchecked(arr: np.ndarray) -> np.ndarray:
     if channels == 1:
         out8 = np.repeat(out8, 3, axis=2)
     return np.ascontiguousarray(out8, dtype=np.uint8)
+
+
+def write_image(rgb: np.ndarray, path: str | os.PathLike[str], *, quality: int = 90) -> Path:
+    """Write an (H, W, 3) uint8 RGB array as JPEG (``.jpg``/``.jpeg``) or PNG (any other name), atomically.
+
+    The picture is encoded in memory and written with :func:`mimetic.media.atomic.atomic_write_bytes`: Pillow's
+    encoders write straight to the file descriptor and ignore a short write, so on a full disk a picture saved
+    by Pillow itself could be cut off and still be published. Here a full disk raises ``OSError`` and nothing
+    is left at ``path`` (or its earlier content is). Folders are created. Returns ``path``.
+    """
+    from mimetic.media.atomic import atomic_write_bytes
+
+    path = Path(path)
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb)).save(buf, format="JPEG" if jpeg else "PNG",
+                                          **({"quality": quality} if jpeg else {}))
+    atomic_write_bytes(path, buf.getvalue())
+    return path

@@ -17,8 +17,9 @@ import av.error
 import numpy as np
 
 from mimetic.errors import InputError
-from mimetic.media.files import check_input_file
 from mimetic.media.atomic import atomic_path
+from mimetic.media.container import damage
+from mimetic.media.files import check_input_file
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def _open(path: Path, label: str) -> Any:
     except PermissionError:
         raise InputError(label, "permission denied") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise InputError(label, f"not a video or unsupported container: {_describe(exc)}") from None
+        raise InputError(label, damage(path) or f"not a video or unsupported container: {_describe(exc)}") from None
 
 
 def _describe(exc: BaseException) -> str:
@@ -285,10 +286,17 @@ def _iter_frames(
             yield VideoFrame(index=index, timestamp=timestamp, image=_to_rgb(frame))
         if counts.bad_packets:
             log.warning("%s: skipped %d packet(s) that could not be decoded", label, counts.bad_packets)
+        cut = damage(path) if (counts.demux_error is not None or counts.bad_packets or decoded == 0
+                               or end is None) else None
+        if cut is not None:  # the same cause as the web's upload check (mimetic.media.container.damage)
+            if decoded == 0:
+                raise InputError(label, cut)
+            log.warning("%s: %s; %d frames before the cut were decoded", label, cut, decoded)
         if counts.demux_error is not None:
             if decoded == 0:
                 raise InputError(label, f"truncated or corrupt video data: {_describe(counts.demux_error)}")
-            log.warning("%s: stopped after %d frames, unreadable data: %s", label, decoded, counts.demux_error)
+            if cut is None:
+                log.warning("%s: stopped after %d frames, unreadable data: %s", label, decoded, counts.demux_error)
         if decoded == 0:
             extra = f" ({counts.bad_packets} packets could not be decoded)" if counts.bad_packets else ""
             raise InputError(label, f"video has no frames{extra}")
