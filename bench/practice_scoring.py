@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
         samples.append(time.perf_counter() - t0)
         if session.done:
             break
-    result = session.result()
+    result = session.result().to_dict()
     ms = C.summarize_ms(samples)
     out = {"video": str(a.video), "frames": len(samples), "push_ms": ms, "score": result["score"],
            "done": session.done, "machine": C.machine_notes()}

@@ -35,6 +35,7 @@ def test_help_is_complete_for_every_command():
         sub = run(cmd, "--help")
         assert sub.exit_code == 0, sub.output
     assert "--max-faces" in run("analyze", "--help").output
+    assert {"--workers", "--scheduler", "--retry-failed"} <= set(run("analyze", "--help").output.split())
     assert "--annotate" in run("video", "--help").output
     group = run("train", "--help").output
     for cmd in TRAIN_COMMANDS:
@@ -330,21 +331,35 @@ def test_a_full_disk_fails_the_input_and_the_batch_goes_on(tmp_path):
                 "--format", "json,csv", "--overlay", "-q")
     assert r.exit_code == 1, r.output
     err = [ln for ln in r.output.splitlines() if ln.startswith("error:")]
-    assert len(err) == 1 and "two_people.jpg: cannot write" in err[0] and "two_people.overlay.jpg" in err[0], err
+    assert "two_people.jpg: cannot write" in err[0] and "two_people.overlay.jpg" in err[0], err
+    # the table's Parquet part (~250 kB, mostly its schema) cannot be written either: one line, and where the
+    # outputs that worked are
+    assert len(err) == 2 and f"cannot write {out / 'table' / 'part-00000.parquet'}: " in err[1], err
+    assert "(over the file size limit)" in err[1], err
+    assert f"the outputs of the 1 input that worked are in {out}" in err[1]
     assert sorted(p.name for p in out.iterdir()) == ["astronaut_nasa.json", "astronaut_nasa.overlay.jpg",
-                                                     "images.csv"]  # nothing of the failed input, no temp files
+                                                     "manifest.csv"]  # nothing of the failed input, no temp files
     Image.open(out / "astronaut_nasa.overlay.jpg").load()  # complete
-    assert pd.read_csv(out / "images.csv")["source"].str.endswith("astronaut_nasa.jpg").tolist() == [True]
+    manifest = pd.read_csv(out / "manifest.csv")  # the failure is recorded; the unrecorded input is redone later
+    assert manifest["name"].tolist() == ["two_people"] and manifest["status"].tolist() == ["failed"]
+    assert "two_people.overlay.jpg" in manifest["error"][0]
     assert "2 inputs: 1 ok, 1 failed" in r.output
+    # room again: the same command with --retry-failed finishes the batch, each row once
+    r = run("analyze", IMAGES / "astronaut_nasa.jpg", IMAGES / "two_people.jpg", "--out", out,
+            "--format", "json,csv", "--overlay", "-q", "--retry-failed")
+    assert r.exit_code == 0 and "2 inputs: 2 ok, 0 failed" in r.output, r.output
+    assert pd.read_csv(out / "images.csv")["source"].str.endswith(("astronaut_nasa.jpg", "two_people.jpg")).sum() == 3
+    Image.open(out / "two_people.overlay.jpg").load()
 
 
 def test_a_table_that_cannot_be_written_is_a_clear_error(tmp_path):
     out = tmp_path / "out"
-    with file_size_limit(50_000):  # each JSON (~31 kB) fits, the table with mesh columns (~88 kB) does not
+    with file_size_limit(50_000):  # each JSON (~31 kB) fits, the table with mesh columns does not
         r = run("analyze", IMAGES / "astronaut_nasa.jpg", IMAGES / "biden_portrait.jpg", "--out", out,
                 "--format", "json,csv", "--mesh", "-q")
     assert r.exit_code == 1, r.output
-    assert f"error: cannot write {out / 'images.csv'}: File too large" in r.output
+    assert f"error: cannot write {out / 'table' / 'part-00000.parquet'}: " in r.output
+    assert "(over the file size limit)" in r.output
     assert f"the outputs of the 2 inputs that worked are in {out}" in r.output
     assert sorted(p.name for p in out.iterdir()) == ["astronaut_nasa.json", "biden_portrait.json"]
 
@@ -365,7 +380,7 @@ def test_a_crash_has_its_own_exit_status_and_says_where_the_outputs_are(tmp_path
     assert json.loads((out / "astronaut_nasa.json").read_text())["faces"]
     # a bug met by one input: the batch goes on, and the exit status still says it was a bug
     monkeypatch.undo()
-    import mimetic.cli.batch as batch
+    import mimetic.batch.run as batch
 
     real = batch.write_image_outputs
 
@@ -376,7 +391,8 @@ def test_a_crash_has_its_own_exit_status_and_says_where_the_outputs_are(tmp_path
 
     monkeypatch.setattr(batch, "write_image_outputs", bug_on_two_people)
     out = tmp_path / "out2"
-    r = run("analyze", IMAGES / "two_people.jpg", IMAGES / "astronaut_nasa.jpg", "--out", out, "-q")
+    r = run("analyze", IMAGES / "two_people.jpg", IMAGES / "astronaut_nasa.jpg", "--out", out, "-q",
+            "--workers", "1")  # the patched function runs in this process
     assert r.exit_code == 70, r.output
     assert "two_people.jpg: unexpected TypeError: a bug" in r.output and "2 inputs: 1 ok, 1 failed" in r.output
     assert f"mimetic crashed on 1 input (a bug; please report it with the traceback above); the outputs of the 1 " \

@@ -24,3 +24,20 @@ class ModelNotFoundError(MimeticError):
 
 class Cancelled(MimeticError):
     """A long analysis was stopped by its caller (``cancel`` callback)."""
+
+
+def write_failure(exc: OSError, target: Path | str | None = None) -> str:
+    """The cause for an output that could not be written: which file (``target`` when the error names none), and
+    why (a full disk said so)."""
+    import errno
+
+    name = exc.filename or target
+    where = f"cannot write {name}" if name else "cannot write an output"
+    why = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        why += " (the disk is full)"
+    elif exc.errno == errno.EFBIG:
+        why += " (over the file size limit)"
+    elif exc.errno == errno.ENAMETOOLONG:
+        why += " (the file name is too long)"
+    return f"{where}: {why}"

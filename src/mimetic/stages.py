@@ -60,8 +60,7 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
             sym = dataclasses.replace(sym, contempt_check=contempt_check(aus, sym))
         changes["symmetry"] = sym
     if want_expr:
-        changes["expression"] = _expression(face, rgb, expression_model, aus if baseline is None else None,
-                                            frontal, score_prototypes(aus))
+        changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus))
     return dataclasses.replace(face, **changes)
 
 
@@ -69,8 +68,8 @@ def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, fro
                 proto) -> Expression:
     """The expression model's answer (prototype scores attached), or the prototype scores alone.
 
-    ``aus``: the face's absolute AU estimates (``None`` when the caller's are relative to a baseline: the
-    geometric model was trained on absolute ones, so they are computed again)."""
+    ``aus``: the geometric model's own AU features (:func:`mimetic.facs.estimate.knot_aus`) when already at hand;
+    ``None``: computed by the model (they are not ``Face.aus``)."""
     if model is None or rgb is None:
         return proto.expression()
     probs = model.classify_face(rgb, face, aus=aus, frontal=frontal)

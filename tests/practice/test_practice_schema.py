@@ -28,7 +28,7 @@ def test_committed_practice_schema_is_the_generated_one():
             "SunnybrookEstimate"} <= set(defs)
     # the optional feedback keys are not required; everything else is
     assert set(defs["Feedback"]["properties"]) - set(defs["Feedback"]["required"]) == {
-        "rep_done", "calibration", "next", "session_done"}
+        "rep_done", "calibration", "next", "session_done", "refused", "best"}
     assert defs["SessionResult"]["required"] == list(defs["SessionResult"]["properties"])
 
 

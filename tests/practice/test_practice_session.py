@@ -97,7 +97,7 @@ def test_a_rep_that_cannot_be_done_ends_by_timeout(faces, cal):
 def test_frames_without_a_face_pause_the_timers(faces, cal):
     tr = ExerciseTracker("closed_lip_smile", cal, reps=1)
     fb = tr.push(None, 0.0)
-    assert fb.state == "no_face" and fb.score == 0 and "No face" in fb.message
+    assert fb.state == "no_face" and fb.score == 0 and fb.message.key == "practice.msg.no_face"
     tr.push(faces["neutral"], 0.1)
     for i in range(300):  # 30 s without a face: no timeout
         assert tr.push(None, 0.2 + i / FPS).state == "no_face"
@@ -128,13 +128,14 @@ def test_session_calibrates_runs_the_routine_and_skips(faces):
     s.skip()
     assert s.done and s.push(faces["neutral"], 1e3).phase == "done"
     res = json.loads(json.dumps(s.result().to_dict()))
-    assert res["routine"] == ["closed_lip_smile", "lip_pucker"] and res["scoring_version"] == 1
+    assert res["routine"] == ["closed_lip_smile", "lip_pucker"] and res["scoring_version"] == 2
     smile, pucker = res["exercises"]
     assert not smile["skipped"] and smile["score"] >= 60 and pucker["skipped"] and pucker["reps"] == []
     assert res["score"] == smile["score"]  # skipped exercises do not count
     sb = res["sunnybrook"]
     assert sb["is_estimate"] and "not a clinical grading" in sb["note"]
     assert sb["measured"] == [] and sb["voluntary_movement"] is None  # no Sunnybrook exercise was done
+    assert sb["not_tested"] == ["brow", "gentle_eye_closure", "open_mouth_smile", "snarl", "lip_pucker"]
 
 
 def test_session_arguments():
@@ -182,6 +183,25 @@ def test_sunnybrook_estimate_ranges(faces):
     # with no calibration (and no exercise done) there is no resting item and no score
     none = sunnybrook_estimate([], None)
     assert none.resting_symmetry == 0 and none.voluntary_movement is None and none.items.resting_detail == {}
+    # issue 17: one smile (or four of five expressions) grades only what was tested; no sum from a part
+    one = sunnybrook_estimate([_ex("open_mouth_smile", 0.95, 0.9)], cal)
+    assert one.items.voluntary["open_mouth_smile"] == 5 and one.items.voluntary["brow"] is None
+    assert one.not_tested == ("brow", "gentle_eye_closure", "snarl", "lip_pucker") and not one.complete
+    assert one.voluntary_movement is None and one.synkinesis is None and one.composite is None
+    assert one.resting_symmetry == 0  # the calibration's resting items are always there
+    four = sunnybrook_estimate(healthy[:4], cal)
+    assert four.not_tested == ("lip_pucker",) and four.composite is None
+
+
+def test_calibration_stored_before_message_keys_reads_back(faces):
+    """A calibration stored by scoring version 1 (plain English warnings, no quality) reads back."""
+    d = Calibration.from_faces([faces["neutral"]]).result().to_dict()
+    d["warnings"] = ["the face did not look neutral during calibration"]
+    for k in ("quality", "attempts", "refused"):
+        d.pop(k)
+    back = Calibration.from_dict(d)
+    assert back.warnings[0].key == "calibration.legacy" and back.attempts == 1
+    assert back.result().quality == "poor" and back.result().warnings[0].values["text"].startswith("the face")
 
 
 def test_exercise_data_is_valid(faces):

@@ -167,7 +167,8 @@ def test_video_without_faces(client):
     timeline = client.get(done["urls"]["timeline"]).json()
     assert not any(timeline["face"])
     assert timeline["changes"] == [] and timeline["events"] == []
-    assert done["stats"]["changes"] == 0 and done["stats"]["events"] == {"micro": 0, "macro": 0}
+    assert done["stats"]["changes"] == 0 and done["stats"]["events"] == {"micro": 0, "macro": 0, "micro_share": 0.0,
+                                                                   "micro_classes": {}}
     assert "No face was found" in client.get(done["files"]["report.html"]).text
 
 

@@ -301,7 +301,7 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     saved = None
     phases: list[str] = []
     scores: list[float] = []
-    frame_keys = {"type", "seq", "width", "height", "server_ms", "server_time", "face", "last"}
+    frame_keys = {"type", "seq", "width", "height", "server_ms", "server_time", "face", "last", "can_skip"}
     with c.websocket_connect("/api/v1/practice", headers=p.headers) as ws:
         assert ws.receive_json()["affected_side"] == "left"
         ws.send_json({"type": "start", "routine": "smile", "reps": 1, "csrf": p.csrf,
@@ -339,6 +339,17 @@ def test_ws_session_with_video_frames_is_scored_and_saved(client_factory, monkey
     day = c.get(f"/api/v1/me/days/{dt.date.today()}", headers=p.headers).json()
     assert [s["id"] for s in day["sessions"]] == [saved["session_id"]]
     assert day["sessions"][0]["score"] == pytest.approx(res["score"], abs=0.01)
+    # issue 17: the day API carries the estimate, the calibration's quality and the affected side
+    first = day["sessions"][0]
+    assert first["sunnybrook"] == res["sunnybrook"] and first["affected_side"] == "left" and not first["partial"]
+    assert first["calibration"]["quality"] == res["calibration"]["quality"] == "good"
+    assert first["calibration"]["attempts"] == res["calibration"]["attempts"] >= 1
+    # ... and so does the CSV export
+    import csv
+
+    rows = list(csv.DictReader(io.StringIO(svc.practice.export_csv(p.id))))
+    assert rows and rows[0]["calibration_quality"] == "good" and rows[0]["affected_side"] == "left"
+    assert rows[0]["sb_not_tested"] == "brow gentle_eye_closure snarl lip_pucker" and rows[0]["sb_composite"] == ""
     cal = c.get("/api/v1/me/days", headers=p.headers).json()["days"]
     assert [d["date"] for d in cal] == [dt.date.today().isoformat()]
     stored = c.get(f"/api/v1/me/sessions/{saved['session_id']}", headers=p.headers).json()
@@ -378,34 +389,101 @@ def test_ws_skip_ends_a_session(client, world, monkeypatch):
         assert ws.receive_json() == {"type": "skipped", "exercise": "open_mouth_smile"}
         before = client.get("/api/v1/me/stats", headers=a.headers).json()
         end = ws.receive_json()
-        assert end == {"type": "not_saved", "reason": "every exercise was skipped"}
+        assert end == {"type": "not_saved", "reason": "all_skipped"}
         assert framesocket.CLOSE_DONE == _closed(ws).code
     assert client.get("/api/v1/me/stats", headers=a.headers).json() == before
 
 
+def test_ws_stop_saves_the_finished_exercises_as_a_partial_session(client_factory, monkeypatch):
+    """Issue 17: "Stop" after the first of two exercises saves it as a partial session (the second one skipped) and
+    says so; "Skip" is not offered while calibrating."""
+    from mimetic.web import framesocket
+
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(framesocket, "_clock", lambda: next(ticks) * 0.1)
+    c = client_factory()
+    svc = c.app.state.services
+    p = Person(svc, "stopper@example.org")
+    calm = _clip((CALM,))
+    feed = calm + calm[::-1] + _clip((SMILE,)) + calm
+    with c.websocket_connect("/api/v1/practice", headers=p.headers) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "start", "routine": ["open_mouth_smile", "brow_raise"], "reps": 1, "csrf": p.csrf})
+        assert ws.receive_json()["type"] == "started"
+        second = False
+        for frame in feed:
+            ws.send_bytes(frame)
+            msg = ws.receive_json()
+            if msg["phase"] == "calibrate" and "next" not in msg:  # calibrating: nothing to skip
+                assert msg["can_skip"] is False
+            if msg["exercise"] == "brow_raise" or msg.get("next") == "brow_raise":
+                second = True
+                break
+        assert second, "the smile was not finished"
+        ws.send_json({"type": "stop"})
+        assert ws.receive_json() == {"type": "stopped"}
+        saved = ws.receive_json()
+        assert _closed(ws).code == 1000
+    assert saved["type"] == "saved"
+    res = saved["result"]
+    validate(res, name="practice")
+    assert res["partial"] is True
+    smile, brow = res["exercises"]
+    assert not smile["skipped"] and len(smile["reps"]) == 1 and brow["skipped"] and brow["reps"] == []
+    assert res["sunnybrook"]["not_tested"] == ["brow", "gentle_eye_closure", "snarl", "lip_pucker"]
+    assert res["sunnybrook"]["composite"] is None and res["sunnybrook"]["voluntary_movement"] is None
+    day = c.get(f"/api/v1/me/days/{dt.date.today()}", headers=p.headers).json()
+    assert [(s["id"], s["partial"]) for s in day["sessions"]] == [(saved["session_id"], True)]
+
+
 def test_practice_text_in_every_language():
-    """The practice catalogues have the same keys and placeholders in all four languages, and every key the
-    practice templates and scripts use exists."""
+    """The practice catalogues have the same keys and placeholders in all four languages (plural forms: English
+    "#one" and "#other", Korean and Chinese "#other" only, as CLDR has them), every key the practice templates and
+    scripts use exists, every message key the server sends has a text, and the Korean and Chinese catalogues hold
+    no English words (issue 17: no English on the KO/ZH pages)."""
     from mimetic.web import i18n
 
     folder = WEB / "locales" / "practice"
     en = json.loads((folder / "en.json").read_text())
+    base = lambda cat: {k.split("#")[0] for k in cat}  # noqa: E731
+
+    def text_of(cat, key):
+        return cat.get(key) or cat.get(key + "#other")
+
+    plural = {k.split("#")[0] for k in en if "#" in k}
+    assert all(f"{k}#one" in en and f"{k}#other" in en for k in plural), plural
     for lang in ("zh-Hant", "zh-Hans", "ko"):
         other = json.loads((folder / f"{lang}.json").read_text())
-        assert set(other) == set(en), (lang, set(en) ^ set(other))
-        for key, text in en.items():
-            assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", other[key])), (lang, key)
-            assert other[key].strip(), (lang, key)
+        assert base(other) == base(en), (lang, base(en) ^ base(other))
+        assert all(f"{k}#other" in other and f"{k}#one" not in other for k in plural), lang
+        for key in base(en):
+            a, b = text_of(en, key), text_of(other, key)
+            assert set(re.findall(r"\{\w+\}", a)) == set(re.findall(r"\{\w+\}", b)), (lang, key)
+            assert b.strip(), (lang, key)
+            words = re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w+\}", "", b).replace("Sunnybrook", ""))
+            assert not words, (lang, key, b)
     merged = i18n.catalogue("en")
     used = set()
     files = [WEB / "templates" / n for n in ("practice.html", "history.html")]
-    files += [WEB / "static" / "js" / n for n in ("practice.js", "history.js")]
+    files += [WEB / "static" / "js" / n for n in ("practice.js", "history.js", "practice_text.js")]
     for f in files:
-        used |= set(re.findall(r"""\bt\(['"]([a-z_]+\.[a-z_.]*[a-z])['"]""", f.read_text()))
-    assert len(used) > 50 and used <= set(merged), used - set(merged)
+        used |= set(re.findall(r"""\b(?:t|tp|count)\(['"]([a-z_]+\.[a-z_.]*[a-z])['"]""", f.read_text()))
+    assert len(used) > 50 and used <= base(merged), used - base(merged)
     states = ("rest", "move", "hold", "release", "no_face")
     assert all(f"practice.state_{s}" in en and f"practice.coach_{s}" in en for s in states)
-    from mimetic.practice.exercises import EXERCISES, ROUTINES
+    from mimetic.practice.exercises import EXERCISES, ROUTINES, SUNNYBROOK_ITEMS
+    from mimetic.practice.measures import MEASURES
 
     assert all(f"exercise.{e}.name" in en and f"exercise.{e}.instruction" in en for e in EXERCISES)
     assert all(f"routine.{r}" in en for r in ROUTINES)
+    # every key the server sends (mimetic.practice: Message keys) and the values the page translates
+    sent = {f"synkinesis.{e.id}.{w.code}" for e in EXERCISES.values() for w in e.synkinesis}
+    sent |= {f"measure.{m}" for m in MEASURES} | {f"practice.sb_item.{i}" for i in SUNNYBROOK_ITEMS}
+    sent |= {"practice.side.left", "practice.side.right", "practice.side.both", "practice.cal_quality.good",
+             "practice.cal_quality.poor"}
+    src = "\n".join((WEB.parent / "practice" / n).read_text() for n in ("scoring.py", "session.py"))
+    sent |= set(re.findall(r"""message\(["']([a-z_]+\.[a-z_.]+)["']""", src))
+    assert len(sent) > 40 and sent <= base(en), sent - base(en)
+    for e in EXERCISES.values():  # the English warning is the exercise's documented watch
+        for w in e.synkinesis:
+            assert en[f"synkinesis.{e.id}.{w.code}"].lower().startswith(w.message.lower()), (e.id, w.code)

@@ -110,7 +110,8 @@ def test_page_data_is_the_analysis_change_log_and_statistics():
     report = a.stats()
     assert stats["changes"] == report["changes"] == 2 and stats["segments"] == 3
     assert stats["expression_share"] == {k: v for k, v in report["per_track"][0]["time_share"].items() if v}
-    assert stats["events"] == {"micro": 1, "macro": 0} and timeline["events"][0]["regions"] == ["mouth"]
+    assert stats["events"] == {"micro": 1, "macro": 0, "micro_share": 1.0, "micro_classes": {}}
+    assert timeline["events"][0]["regions"] == ["mouth"] and timeline["events"][0]["label"] is None
     assert timeline["face"].count(False) == 8 and len(timeline["t"]) == 80
     json.dumps(timeline, allow_nan=False)  # plain JSON: no NaN
 
@@ -121,7 +122,7 @@ def test_page_data_without_a_face():
     timeline, stats = page_data(_analysis([{}] * 30, events=[]))
     assert len(timeline["t"]) == 30 and not any(timeline["face"]) and timeline["changes"] == []
     assert stats["frames"] == 30 and stats["frames_with_face"] == 0 and "dominant_expression" not in stats
-    assert stats["events"] == {"micro": 0, "macro": 0}
+    assert stats["events"] == {"micro": 0, "macro": 0, "micro_share": 0.0, "micro_classes": {}}
 
 
 def test_pool_closes_its_analyzers():

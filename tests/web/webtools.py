@@ -17,8 +17,9 @@ VIDEOS = DATA / "videos"
 def make_settings(data_dir: Path, **overrides):
     from mimetic.web.settings import Settings
 
+    # the TestClient's requests name the host "testserver"; the loopback names are the default allow-list's
     values = dict(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'mimetic.db'}", image_workers=1,
-                  job_workers=1, janitor_interval=3600)
+                  job_workers=1, janitor_interval=3600, allowed_hosts="localhost,127.0.0.1,::1,testserver")
     values.update(overrides)
     return Settings(**values)
 
@@ -36,10 +37,12 @@ class LiveServer:
         import uvicorn
 
         from mimetic.web.app import create_app
+        from mimetic.web.serve import uvicorn_options
 
         self.settings = settings
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning",
-                                ws="websockets-sansio", lifespan="on")
+        options = {**uvicorn_options(settings, log_level="warning"), "host": "127.0.0.1"}
+        options.pop("timeout_graceful_shutdown")
+        config = uvicorn.Config(create_app(settings), lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{settings.port}"

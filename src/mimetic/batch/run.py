@@ -33,6 +33,18 @@ class VideoRun:
     analysis: Any = None
 
 
+def outputs_of(name: str, kind: str, out: Path | None, formats, overlay: bool) -> list[Path]:
+    """The files under ``out`` that one input named ``name`` gets (the layout above): how a resumed run checks that
+    an input done before still has its outputs."""
+    if out is None:
+        return []
+    if kind == "video":
+        paths = [out / f"{name}.{fmt}" for fmt in ("csv", "parquet") if fmt in formats]
+        paths += [out / f"{name}.jsonl"] if "json" in formats else []
+        return paths + ([out / f"{name}.annotated.mp4"] if overlay else [])
+    return ([out / f"{name}.json"] if "json" in formats else []) + ([out / f"{name}.overlay.jpg"] if overlay else [])
+
+
 def write_image_outputs(result, rgb, name: str, out: Path | None, json_out: Path | None, single: bool,
                          formats: list[str], overlay: bool, landmarks: bool) -> list[Path]:
     """Write one image's outputs; returns their paths. All or nothing: when one cannot be written (a full disk),

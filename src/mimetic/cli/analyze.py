@@ -45,15 +45,27 @@ def analyze(
                                                      "image): AU intensities and symmetry become relative to it.")] = None,
     report: Annotated[bool, typer.Option("--report", help="Print a readable report per face: AUs with left/right "
                                          "bars, nerve branches, symmetry.")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, envvar="MIMETIC_WORKERS",
+                                                   help="Worker processes, each with its own analyser (default: "
+                                                   "the number of cores; 1: all in this process).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", envvar="MIMETIC_SCHEDULER",
+                                                     help="A Dask scheduler (tcp://HOST:8786): run the inputs on "
+                                                     "its workers (docs/scale.md).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Resuming in the same --out: also re-try "
+                                               "the inputs that failed before.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-file lines.")] = False,
 ) -> None:
-    """Analyse images and videos; write JSON per input, a table (one row per face per frame) and overlays."""
+    """Analyse images and videos; write JSON per input, a table (one row per face per frame) and overlays.
+
+    With --out, the table is also a Parquet dataset (OUT/table/part-*.parquet) and OUT/manifest.csv lists every
+    input's status; running again with the same --out skips the inputs already done."""
     fmts = _parse_formats(formats)
     from mimetic.cli.batch import run_batch
 
     code = run_batch(paths, out=out, formats=fmts, json_out=json_out, overlay=overlay, max_faces=max_faces,
                      min_face=min_face, fps=fps, stride=stride, mesh=mesh, landmarks=landmarks,
-                     max_pixels=max_pixels, quiet=quiet, baseline=baseline, report=report)
+                     max_pixels=max_pixels, quiet=quiet, baseline=baseline, report=report, workers=workers,
+                     scheduler=scheduler, retry_failed=retry_failed)
     raise typer.Exit(code)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mimetic.batch.run import NAME_ROOM, analyze_video_file, write_image_outputs
-from mimetic.cli.common import EXIT_CRASH, EXIT_FAILED, EXIT_OK, write_failure
-from mimetic.errors import InputError, MimeticError
-from mimetic.summary import face_report, face_summary
+from mimetic.batch.run import NAME_ROOM, analyze_video_file, outputs_of
+from mimetic.cli.common import EXIT_CRASH, EXIT_FAILED, EXIT_OK
+from mimetic.errors import write_failure
+from mimetic.errors import MimeticError
 
 
 @dataclass
@@ -27,12 +28,14 @@ class Summary:
     faces: int = 0
     frames: int = 0
     crashed: int = 0  # inputs that failed on a bug (an unexpected exception), not on their content
+    skipped: int = 0  # inputs done in an earlier run in the same --out (resumed)
     started: float = field(default_factory=time.perf_counter)
 
     def line(self) -> str:
-        n = self.ok + len(self.failed)
+        n = self.ok + len(self.failed) + self.skipped
         dt = time.perf_counter() - self.started
-        parts = [f"{n} input{'s' * (n != 1)}: {self.ok} ok, {len(self.failed)} failed",
+        parts = [f"{n} input{'s' * (n != 1)}: {self.ok} ok, {len(self.failed)} failed"
+                 + (f", {self.skipped} done before" if self.skipped else ""),
                  f"{self.faces} face{'s' * (self.faces != 1)}"]
         if self.frames:
             parts.append(f"{self.frames} video frames")
@@ -64,6 +67,10 @@ class _Names:
     def __init__(self):
         self._used: set[str] = set()
 
+    def reserve(self, names) -> None:
+        """Names taken already (an earlier run's, in the same --out)."""
+        self._used.update(names)
+
     def __call__(self, path: Path) -> str:
         from mimetic.media.files import fit_name
 
@@ -77,10 +84,15 @@ class _Names:
 
 
 def _progress(quiet: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
 
-    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+    class Rate(ProgressColumn):  # inputs (or a video's frames) per second, across all workers
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.1f}/s" if task.speed else "", style="progress.data.speed")
+
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), Rate(),
                     TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), disable=quiet, transient=False,
                     console=_console())
 
@@ -130,33 +142,60 @@ def _crash(console, exc: BaseException, where: str) -> int:
     return EXIT_CRASH
 
 
+@contextmanager
+def _record_on_interrupt(store, table_error: list[str]):
+    """Ctrl-C: what finished is recorded (its rows and manifest lines) before the interrupt goes on."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if store is not None and not table_error:
+            with suppress(Exception):
+                store.close()
+        raise
+
+
+@contextmanager
+def _cluster_errors(console, summary: Summary):
+    """The Dask scheduler cannot be reached: one error line; what finished before is recorded as usual."""
+    try:
+        yield
+    except MimeticError as e:
+        summary.failed.append(str(e))
+        _error(console, str(e))
+
+
 def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_out: Path | None, overlay: bool,
               max_faces: int, min_face: int, fps, stride: int, mesh: bool, landmarks: bool, max_pixels: int,
-              quiet: bool, baseline: Path | None = None, report: bool = False) -> int:
+              quiet: bool, baseline: Path | None = None, report: bool = False, workers: int | None = None,
+              scheduler: str | None = None, retry_failed: bool = False) -> int:
     """Analyse every input; returns the exit status (:data:`~mimetic.cli.common.EXIT_OK`, ``EXIT_FAILED`` when an
-    input failed or the table could not be written, ``EXIT_CRASH`` for a bug outside the per-input work)."""
+    input failed or the table could not be written, ``EXIT_CRASH`` for a bug outside the per-input work).
+
+    ``workers``: processes (default: the cores; 1: this process); ``scheduler``: a Dask scheduler's address
+    (:mod:`mimetic.batch.executor`). With ``out``, the run is resumable (:mod:`mimetic.batch.store`)."""
     summary = Summary()
     console = _console()
     try:
         return _run_batch(summary, console, paths, out=out, formats=formats, json_out=json_out, overlay=overlay,
                           max_faces=max_faces, min_face=min_face, fps=fps, stride=stride, mesh=mesh,
                           landmarks=landmarks, max_pixels=max_pixels, quiet=quiet, baseline=baseline,
-                          report=report)
+                          report=report, workers=workers, scheduler=scheduler, retry_failed=retry_failed)
     except Exception as e:  # a bug outside one input's work: say so, and where the good inputs' outputs are
         return _crash(console, e, _where(out, json_out, summary.ok))
 
 
 def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None, formats: list[str],
                json_out: Path | None, overlay: bool, max_faces: int, min_face: int, fps, stride: int, mesh: bool,
-               landmarks: bool, max_pixels: int, quiet: bool, baseline: Path | None, report: bool) -> int:
-    from mimetic.analyzer import Analyzer
-    from mimetic.media.discover import expand_inputs, kind_of
-    from mimetic.media.images import read_image
+               landmarks: bool, max_pixels: int, quiet: bool, baseline: Path | None, report: bool,
+               workers: int | None, scheduler: str | None, retry_failed: bool) -> int:
+    from contextlib import nullcontext
+
+    from mimetic.batch.executor import default_workers, run_tasks, scheduler_address
+    from mimetic.batch.tasks import TaskOptions, content_hash
+    from mimetic.media.discover import expand_inputs
 
     notes: list[str] = []
     files, errors = expand_inputs(paths, notes=notes)
-    names = _Names()
-    image_results = []
     for note in notes:
         _print(console, f"note: {note}")
     for e in errors:
@@ -165,65 +204,122 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
     if not files:
         _print(console, summary.line())
         return EXIT_FAILED
-    single = len(files) == 1
-    try:
-        analyzer = Analyzer(max_faces=max_faces, min_face=min_face, max_pixels=max_pixels)
-        if baseline is not None:
-            analyzer.set_baseline(baseline)
-    except (MimeticError, ValueError) as e:
-        _error(console, f"baseline: {e}" if baseline is not None else str(e))
-        return EXIT_FAILED
-    with analyzer, _progress(quiet) as progress:
-        task = progress.add_task("inputs", total=len(files))
-        for path in files:
-            try:
-                name = names(path)
-                if kind_of(path) == "video":
-                    run = analyze_video_file(analyzer, path, name, out, formats,
-                                             annotate=(out / f"{name}.annotated.mp4") if (overlay and out) else None,
-                                             fps=fps, stride=stride, mesh=mesh,
-                                             progress=_progress_callback(progress, path.name), say=_say(progress))
-                    summary.frames += run.frames
-                    summary.faces += run.faces
-                    if not quiet:
-                        _print(progress.console, f"{path}: {run.frames} frames")
-                else:
-                    rgb = read_image(path, max_pixels=max_pixels)
-                    result = analyzer.analyze_array(rgb, source=str(path))
-                    write_image_outputs(result, rgb, name, out, json_out, single, formats, overlay, landmarks)
-                    image_results.append(result)
-                    summary.faces += len(result.faces)
-                    if report or not quiet:
-                        _print(progress.console,
-                               f"{path}: {len(result.faces)} face{'s' * (len(result.faces) != 1)}")
-                        if report or len(files) <= 10:
-                            for k, face in enumerate(result.faces, 1):
-                                _print(progress.console, face_report(face, k) if report else face_summary(face, k))
+    scheduler = scheduler_address(scheduler)
+    status = EXIT_OK
+
+    # The run's shared outputs (table dataset, manifest) and what an earlier run in the same --out already did.
+    store = None
+    if out is not None:
+        from mimetic.batch.store import RunStore
+
+        store = RunStore(out, mesh=mesh)
+    names = _Names()
+    if store is not None:
+        names.reserve(rec.name for rec in store.records.values())
+    jobs: list[tuple[str, str, str]] = []
+    earlier_failed: list[str] = []
+    for path in files:
+        key = str(path)
+        sha = content_hash(path) if store is not None else ""
+        rec = store.done(key, sha, retry_failed=retry_failed) if store is not None else None
+        if rec is not None and rec.status == "ok" and not all(
+                p.exists() for p in outputs_of(rec.name, rec.kind, out, formats, overlay)):
+            rec = None  # done before, but an output is gone (deleted): done again
+        if rec is not None:
+            if rec.status == "ok":
+                summary.skipped += 1
+            else:
+                earlier_failed.append(rec.error)
+            continue
+        known = store.records.get(key) if store is not None else None
+        jobs.append((key, known.name if known is not None else names(path), sha))
+    if store is not None and jobs:
+        store.forget([j[0] for j in jobs])  # a changed file's old rows go before its new ones come
+    if summary.skipped:
+        _print(console, f"note: {summary.skipped} input{'s' * (summary.skipped != 1)} done in an earlier run in "
+                        f"{out} (same content) skipped")
+    for msg in earlier_failed:
+        summary.failed.append(msg)
+        _error(console, f"{msg} (in an earlier run; --retry-failed tries again)")
+
+    workers = min(workers or default_workers(), max(1, len(jobs)))
+    inline = workers <= 1 and not scheduler
+
+    # The baseline face is measured once, here, and travels to the workers with the tasks.
+    analyzer = None
+    options = TaskOptions(out=out, formats=tuple(formats), json_out=json_out, single=len(files) == 1,
+                          overlay=overlay, landmarks=landmarks, mesh=mesh, fps=fps, stride=stride,
+                          max_faces=max_faces, min_face=min_face, max_pixels=max_pixels, report=report,
+                          summaries=report or len(files) <= 10, table=store is not None)
+    if jobs and (inline or baseline is not None):
+        from mimetic.analyzer import Analyzer
+
+        try:
+            analyzer = Analyzer(max_faces=max_faces, min_face=min_face, max_pixels=max_pixels)
+            if baseline is not None:
+                import dataclasses
+
+                options = dataclasses.replace(options, baseline=analyzer.set_baseline(baseline))
+        except (MimeticError, ValueError) as e:
+            _error(console, f"baseline: {e}" if baseline is not None else str(e))
+            return EXIT_FAILED
+        if not inline:
+            analyzer.close()
+            analyzer = None
+    table_error: list[str] = []
+
+    def record(result) -> None:
+        """The one writer: the table dataset and the manifest (a full disk stops the table, never the batch)."""
+        if store is None or table_error:
+            return
+        try:
+            store.add(result)
+        except OSError as e:
+            table_error.append(write_failure(e))
+
+    with analyzer if analyzer is not None else nullcontext(), _progress(quiet) as progress, \
+            _record_on_interrupt(store, table_error), _cluster_errors(console, summary):
+        task = progress.add_task("inputs", total=len(jobs))
+        for result in run_tasks(jobs, options, workers=workers, scheduler=scheduler, analyzer=analyzer,
+                                progress_for=(lambda p: _progress_callback(progress, Path(p).name)) if inline else None,
+                                say=_say(progress)):
+            if result.ok:
                 summary.ok += 1
-            except InputError as e:
-                summary.failed.append(str(e))
-                _report_error(progress, str(e))
-            except MimeticError as e:
-                summary.failed.append(f"{path}: {e}")
-                _report_error(progress, f"{path}: {e}")
-            except OSError as e:  # an output could not be written (a full disk): this input's outputs are gone
-                summary.failed.append(f"{path}: {write_failure(e)}")
-                _report_error(progress, f"{path}: {write_failure(e)}")
-            except Exception as e:  # a bug: never lose the rest of the batch to it, but exit with EXIT_CRASH
-                import traceback
-
-                summary.failed.append(f"{path}: {type(e).__name__}: {e}")
-                summary.crashed += 1
-                traceback.print_exception(e, file=sys.stderr)
-                _report_error(progress, f"{path}: unexpected {type(e).__name__}: {e}")
+                summary.faces += result.faces
+                summary.frames += result.frames
+                if report or not quiet:
+                    for line in result.lines if (result.kind == "image" or not quiet) else ():
+                        _print(progress.console, line)
+            else:
+                summary.failed.append(result.error)
+                if result.crashed:
+                    summary.crashed += 1
+                    print(result.traceback, file=sys.stderr, end="")
+                _report_error(progress, result.error)
+            record(result)
             progress.advance(task)
-    status = EXIT_FAILED if summary.failed else EXIT_OK
-    if out is not None and image_results:
-        from mimetic.table import frame_from_results, write_table
-
-        df = frame_from_results(image_results, mesh=mesh)
+    if store is not None and not table_error:
+        try:
+            store.close()
+        except OSError as e:
+            table_error.append(write_failure(e))
+    if table_error:  # a full disk: the per-input files written so far stay; a re-run redoes the unrecorded inputs
+        _error(console, f"{table_error[0]}; {_where(out, json_out, summary.ok)}")
+        status = EXIT_FAILED
+        if store is not None and store.table_dir.is_dir() and not any(store.table_dir.iterdir()):
+            store.table_dir.rmdir()
+    if summary.failed:
+        status = EXIT_FAILED
+    if store is not None and not table_error:
+        df = store.table(order=[str(f) for f in files])
+        if store.dropped_columns:
+            _print(console, f"note: the table keeps the first part's columns; {len(store.dropped_columns)} "
+                            f"column{'s' * (len(store.dropped_columns) != 1)} seen later are only in the JSON: "
+                            f"{', '.join(sorted(store.dropped_columns)[:10])}")
         for fmt in ("csv", "parquet"):
-            if fmt in formats:
+            if fmt in formats and df is not None:
+                from mimetic.table import write_table
+
                 target = out / f"images.{fmt}"
                 try:
                     write_table(df, target)

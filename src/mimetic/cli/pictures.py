@@ -84,28 +84,30 @@ def explain(
 
 def evaluate_aus(
     labels: Annotated[Path, typer.Argument(help="CSV with columns path,facs: image paths (relative to the CSV) and "
-                                           "FACS codes such as 1+2+5B+26 or L12A+R14.")],
+                                           "FACS codes such as 1+2+5B+26 or L12A+R14; or an .npz with images and "
+                                           "facs_code (small crops are enlarged 4x in a grey margin).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the full report as JSON.")] = None,
 ) -> None:
     """Score the AU estimator against FACS-coded images: per-AU precision, recall, F1, intensity correlation."""
     from mimetic.analyzer import Analyzer
     from mimetic.errors import MimeticError
     from mimetic.export import dumps
-    from mimetic.facs.codes import evaluate_aus_csv
+    from mimetic.facs.codes import evaluate_aus_csv, evaluate_aus_npz
     from mimetic.media.atomic import atomic_write_text
 
     try:
         with Analyzer() as analyzer:
-            report = evaluate_aus_csv(labels, analyzer)
+            evaluate = evaluate_aus_npz if labels.suffix.lower() == ".npz" else evaluate_aus_csv
+            report = evaluate(labels, analyzer)
     except (MimeticError, ValueError, OSError) as e:
         err(f"{labels}: {e}")
         raise typer.Exit(1)
     typer.echo(f"{report['n_scored']} of {report['n_images']} images scored")
-    typer.echo(f"{'AU':<6}{'support':>8}{'precision':>11}{'recall':>8}{'F1':>7}{'r':>7}")
+    typer.echo(f"{'AU':<6}{'support':>8}{'precision':>11}{'recall':>8}{'F1':>7}{'r':>7}{'ICC':>7}")
     fmt = lambda v: "   -" if v is None else f"{v:.2f}"  # noqa: E731
     for code, m in report["per_au"].items():
         typer.echo(f"{code:<6}{m['support']:>8}{fmt(m['precision']):>11}{fmt(m['recall']):>8}{fmt(m['f1']):>7}"
-                   f"{fmt(m['pearson_r']):>7}")
+                   f"{fmt(m['pearson_r']):>7}{fmt(m['icc']):>7}")
     typer.echo(f"macro F1 {fmt(report['macro_f1'])}; mean intensity r {fmt(report['mean_pearson_r'])}")
     for e in report["errors"]:
         err(f"{e['path']}: {e['error']}")

@@ -39,6 +39,12 @@ def serve(
                                                          "each with its own analyzer (default 2).")] = None,
     job_workers: Annotated[Optional[int], typer.Option("--job-workers", min=1, help="Threads running video jobs "
                                                        "(default 1).")] = None,
+    allowed_hosts: Annotated[Optional[str], typer.Option("--allowed-hosts", help="Host names the server answers "
+                                                         "to, comma-separated (default: the loopback names when "
+                                                         "listening on 127.0.0.1, else any).")] = None,
+    forwarded_allow_ips: Annotated[Optional[str], typer.Option("--forwarded-allow-ips", help="Proxy addresses whose "
+                                                               "X-Forwarded-For/-Proto are believed, comma-separated "
+                                                               "(default: none).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Start the web app: photo, video and live webcam pages and the JSON API (docs at /docs)."""
@@ -50,8 +56,10 @@ def serve(
         raise typer.Exit(1)
     try:
         settings = Settings.from_env(host=host, port=port, data_dir=data_dir, database_url=database_url,
-                                     image_workers=image_workers, job_workers=job_workers)
+                                     image_workers=image_workers, job_workers=job_workers,
+                                     allowed_hosts=allowed_hosts, forwarded_allow_ips=forwarded_allow_ips)
     except ValueError as e:
         err(str(e))
         raise typer.Exit(2)
-    run_server(settings, log_level=log_level.lower())
+    with exit_on_error():  # e.g. another server holds the data directory
+        run_server(settings, log_level=log_level.lower())

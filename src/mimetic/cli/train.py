@@ -1,4 +1,5 @@
-"""``mimetic train …`` (train, export, quantize, fuse and ship the expression models) and ``mimetic evaluate``.
+"""``mimetic train …`` (train, export, quantize, fuse and ship the expression models; ``micro``: the micro-expression
+recogniser) and ``mimetic evaluate``.
 
 Every command needs the ``train`` extra except ``evaluate`` and ``quantize`` on ONNX files. The bodies call the plain
 functions of :mod:`mimetic.train`; progress and results are printed here.
@@ -16,8 +17,8 @@ from mimetic.cli.common import err, exit_on_error
 
 app = typer.Typer(
     name="train",
-    help="Train, export, quantize, fuse and ship the expression models (needs the train extra; see "
-    "docs/training.md).",
+    help="Train, export, quantize, fuse and ship the expression models, and train the micro-expression recogniser "
+    "(needs the train extra; see docs/training.md and docs/video.md).",
     no_args_is_help=True,
 )
 
@@ -165,6 +166,24 @@ def geometric(
 
 
 @app.command()
+def aus(
+    coded: Annotated[Path, typer.Argument(help="FACS-coded face crops: an .npz with images, subject and facs_code "
+                                          "(e.g. ckplus48_dev.npz).")],
+    ferplus: Annotated[Path, typer.Argument(help="ferplus.npz: its neutral-majority faces are the negatives.")],
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Where the landmarks of the crops are kept.")] =
+    Path(".cache/aus"),
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The model file to write (default: the shipped "
+                                                "mimetic/facs/au_model.json).")] = None,
+    neutral: Annotated[int, typer.Option("--neutral", min=100, help="FER+ train neutral faces to use.")] = 3000,
+) -> None:
+    """Refit the AU models on FACS-coded crops (subject-wise cross-validated; see docs/aus.md)."""
+    from mimetic.train.aus import train_aus
+
+    with exit_on_error(*ERRORS):
+        train_aus(coded, ferplus, cache_dir=cache_dir, out=out, n_neutral=neutral)
+
+
+@app.command()
 def export(
     checkpoints: Annotated[list[Path], typer.Argument(help="best.pt / last.pt; two or more make one averaging "
                                                       "ensemble.")],
@@ -297,3 +316,75 @@ def evaluate(
     for m in results.values():
         typer.echo(f"confusion matrix: {m['confusion_png']}")
     typer.echo(f"metrics: {out / 'metrics.json'}")
+
+
+@app.command()
+def micro(
+    data: Annotated[Path, typer.Argument(help="The MEGC 2019 composite file (megc2019_composite.npz: onset->apex flow "
+                                         "images, labels, subjects).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created): folds.jsonl (resume), loso.json, "
+                                      "predictions.csv, micro_expression.onnx.")],
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Fixed epochs (no early stopping).")] = 60,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Networks per model (an ensemble; in the LOSO, the "
+                                       "spread between them is reported).")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="First random seed.")] = 0,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate (Adam, cosine).")] = 2e-3,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads.")] = 1,
+    loso_eval: Annotated[bool, typer.Option("--loso/--no-loso", help="Leave-one-subject-out evaluation first.")] = True,
+    resume: Annotated[bool, typer.Option("--resume/--restart",
+                                         help="Reuse the folds already in OUT/folds.jsonl.")] = True,
+    ship: Annotated[bool, typer.Option("--ship", help="Copy the exported model into the package's models/.")] = False,
+    apex: Annotated[bool, typer.Option("--apex/--no-apex", help="Add the apex-frame view (a second network per seed, "
+                                       "fused with the flow by averaging: --fusion).")] = False,
+    fusion: Annotated[float, typer.Option("--fusion", min=0.0, max=1.0, help="Weight of the flow view in the "
+                                          "fusion (fixed, never fitted on held-out data).")] = 0.5,
+) -> None:
+    """Train and evaluate the micro-expression recogniser (leave one subject out), export it to ONNX.
+
+    The LOSO never looks at the held-out subject (fixed epochs, no statistics across samples); the exported model
+    is the same recipe trained on every subject. See docs/video.md.
+    """
+    _need_torch()
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from mimetic.video.recognition.flownet import (FlowNetConfig, export_onnx, fused_scores, loso, read_composite,
+                                                   train_final)
+
+    cfg = FlowNetConfig(epochs=epochs, seeds=seeds, seed=seed, lr=lr, threads=threads)
+    cfg_apex = replace(cfg, view="apex")
+    with exit_on_error(*ERRORS):
+        d = read_composite(data)
+        if apex and "apex_image" not in d:
+            raise ValueError(f"{data}: no apex frames for --apex")
+        out.mkdir(parents=True, exist_ok=True)
+        runs = [("flow", cfg, out)] + ([("apex", cfg_apex, out / "apex")] if apex else [])
+        for view, c, folder in runs if loso_eval else ():
+            r = loso(d, folder, c, resume=resume, log=typer.echo)
+            e = r["ensemble"]
+            typer.echo(f"[{view} view]")
+            dbs = ", ".join(f"{k} UF1 {v['uf1']:.4f} UAR {v['uar']:.4f}" for k, v in e.get("databases", {}).items())
+            typer.echo(f"LOSO ({r['subjects']} subjects, {r['samples']} clips), ensemble of {seeds}: "
+                       f"UF1 {e['uf1']:.4f}, UAR {e['uar']:.4f}; {dbs}")
+            singles = ", ".join(f"UF1 {s['uf1']:.4f} / UAR {s['uar']:.4f}" for s in r["per_seed"])
+            typer.echo(f"single networks: {singles}; confusion (rows: truth negative, positive, surprise): "
+                       f"{e['confusion']}")
+        if apex and loso_eval:
+            f = fused_scores(d, out, out / "apex", fusion)
+            (out / "fused.json").write_text(json.dumps({"fusion": fusion, **f}, indent=1))
+            dbs = ", ".join(f"{k} UF1 {v['uf1']:.4f} UAR {v['uar']:.4f}" for k, v in f["databases"].items())
+            typer.echo(f"fused ({fusion} flow + {1 - fusion:g} apex): UF1 {f['uf1']:.4f}, UAR {f['uar']:.4f}; {dbs}; "
+                       f"confusion {f['confusion']}")
+        net = train_final(d, cfg)
+        apex_net = train_final(d, cfg_apex) if apex else None
+        path = export_onnx(net, out / "micro_expression.onnx", apex_net=apex_net, fusion=fusion,
+                           metadata={"recipe": json.dumps({k: v for k, v in vars(cfg).items() if k not in
+                                                           ("threads", "view")} | {"apex": apex}),
+                                     "data": "MEGC 2019 composite (SMIC-HS, CASME II, SAMM), 442 clips, 68 subjects"})
+    typer.echo(f"exported {path} ({path.stat().st_size / 1e3:.1f} kB)")
+    if ship:
+        from mimetic.video.recognition.runtime import DEFAULT_PATH
+
+        shutil.copyfile(path, DEFAULT_PATH)
+        typer.echo(f"shipped to {DEFAULT_PATH}")

@@ -8,8 +8,9 @@ faces rebuilt from the landmarks, blendshapes and matrix cached by ``mimetic.tra
 =====================  ==========  =======================================================================================
 group                  values      what
 =====================  ==========  =======================================================================================
-``au_<AU>_l/_r``       24 × 2      FACS AU intensities 0..5, person's left then right (:func:`mimetic.facs.estimate.
-                                   estimate_aus`, **without** a baseline: the model was trained on absolute values)
+``au_<AU>_l/_r``       24 × 2      FACS AU intensities 0..5, person's left then right, from the hand-set channels
+                                   (:func:`mimetic.facs.estimate.knot_aus`, frozen with this feature version;
+                                   no baseline: the model was trained on absolute values)
 ``bs_<name>``          52          MediaPipe blendshapes 0..1 in :data:`BLENDSHAPES` order (missing names: 0)
 ``x_<i>``, ``y_<i>``   68 × 2      the iBUG-68 points (``mimetic.face.ibug68``) in the pose-corrected frontal frame of
                                    :func:`mimetic.facs.geometry.frontal_points`: origin between the eyes, x = person's
@@ -119,16 +120,17 @@ def geometric_features(face, *, aus: Mapping[str, AUValue] | None = None,
                        frontal: np.ndarray | None = None) -> np.ndarray:
     """The geometric feature vector of one ``Face``: (:data:`N_FEATURES`,) float32, finite.
 
-    ``aus`` (absolute AU estimates, i.e. computed without a baseline) and ``frontal`` (the face's
-    :func:`mimetic.facs.geometry.frontal_points`) may be passed when the caller already has them.
+    ``aus`` (the face's :func:`mimetic.facs.estimate.knot_aus`, the AU definition of this feature version — not
+    the fitted ``Face.aus``) and ``frontal`` (the face's :func:`mimetic.facs.geometry.frontal_points`) may be
+    passed when the caller already has them.
     """
-    from mimetic.facs.estimate import estimate_aus
+    from mimetic.facs.estimate import knot_aus
     from mimetic.facs.geometry import frontal_points
 
     if frontal is None:
         frontal = frontal_points(face)
     if aus is None:
-        aus = estimate_aus(face, frontal=frontal)
+        aus = knot_aus(face, frontal=frontal)
     out = np.zeros(N_FEATURES, np.float32)
     for a, code in enumerate(FRAME_AUS):
         d = aus.get(code)

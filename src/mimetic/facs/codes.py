@@ -36,7 +36,8 @@ import numpy as np
 
 from mimetic.types import AUValue
 
-__all__ = ["CodedAU", "evaluate_aus", "evaluate_aus_csv", "format_facs", "parse_facs", "parse_facs_tokens"]
+__all__ = ["CodedAU", "enlarge_crop", "evaluate_aus", "evaluate_aus_csv", "evaluate_aus_npz", "format_facs",
+           "parse_facs", "parse_facs_tokens"]
 
 _EMPTY = {"", "0", "neutral", "none", "-"}
 _TOKEN = re.compile(
@@ -151,6 +152,21 @@ def _pearson(x: list[float], y: list[float]) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
+def icc_a1(a, b) -> float | None:
+    """ICC(A,1) of two raters (absolute agreement, two-way random, single measures; McGraw & Wong 1996)."""
+    x = np.stack([np.asarray(a, float), np.asarray(b, float)], axis=1)
+    n, k = x.shape
+    if n < 3:
+        return None
+    gm = x.mean()
+    msr = k * ((x.mean(axis=1) - gm) ** 2).sum() / (n - 1)
+    msc = n * ((x.mean(axis=0) - gm) ** 2).sum() / (k - 1)
+    sse = ((x - x.mean(axis=1, keepdims=True) - x.mean(axis=0, keepdims=True) + gm) ** 2).sum()
+    mse = sse / ((n - 1) * (k - 1))
+    den = msr + (k - 1) * mse + k * (msc - mse) / n
+    return float((msr - mse) / den) if den > 0 else None
+
+
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -159,13 +175,14 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
                  aus: Iterable[str] | None = None) -> dict[str, Any]:
     """Score the AU estimator on labelled images.
 
-    ``rows``: ``(image path, FACS code)`` pairs. ``analyzer``: an :class:`mimetic.Analyzer` (one is created and
+    ``rows``: ``(image path or RGB array, FACS code)`` pairs. ``analyzer``: an :class:`mimetic.Analyzer` (one is created and
     closed when omitted). The largest face of each image is scored. ``aus``: the AUs to score (default: every AU
     Mimetic estimates that appears in at least one label; an image whose code lacks an AU is a negative for it).
 
     Returns a dict: ``n_images``, ``n_scored``, ``errors`` (``[{"path", "error"}]`` for unreadable images,
     images without a face and bad codes), ``per_au`` (``{AU: {support, predicted, tp, fp, fn, tn, precision,
-    recall, f1, pearson_r, n_intensity}}``; ``None`` where undefined), ``macro_f1`` and ``mean_pearson_r``
+    recall, f1, pearson_r, icc, n_intensity}}``; ``icc``: ICC(A,1) of the 0-5 intensity with the letters;
+    ``None`` where undefined), ``macro_f1`` and ``mean_pearson_r``
     (over AUs where defined), and ``side`` (for one-sided labels L/R: how often the estimate's stronger side
     matches: ``{n, correct, accuracy}``).
     """
@@ -186,15 +203,18 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
             try:
                 label = parse_facs(code)
             except ValueError as e:
-                errors.append({"path": str(path), "error": str(e)})
+                errors.append({"path": _name(path), "error": str(e)})
                 continue
             try:
-                result = analyzer.analyze_image(path)
+                if isinstance(path, np.ndarray):
+                    result = analyzer.analyze_array(np.ascontiguousarray(path))
+                else:
+                    result = analyzer.analyze_image(path)
             except Exception as e:  # noqa: BLE001 - one bad file must not stop the evaluation
-                errors.append({"path": str(path), "error": f"{type(e).__name__}: {e}"})
+                errors.append({"path": _name(path), "error": f"{type(e).__name__}: {e}"})
                 continue
             if not result.faces:
-                errors.append({"path": str(path), "error": "no face found"})
+                errors.append({"path": _name(path), "error": "no face found"})
                 continue
             face = max(result.faces, key=lambda f: f.box[2] * f.box[3])
             labels.append(label)
@@ -240,6 +260,7 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
         per_au[c] = {"support": tp + fn, "predicted": tp + fp, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
                      "precision": precision, "recall": recall, "f1": f1,
                      "pearson_r": _pearson(xs, ys) if has_int else None,
+                     "icc": icc_a1(xs, ys) if has_int else None,
                      "n_intensity": len(xs) if has_int else 0}
     f1s = [v["f1"] for v in per_au.values() if v["f1"] is not None and v["support"] > 0]
     rs = [v["pearson_r"] for v in per_au.values() if v["pearson_r"] is not None]
@@ -252,6 +273,45 @@ def evaluate_aus(rows: Iterable[tuple[str | os.PathLike, str]], analyzer=None, *
         "mean_pearson_r": float(np.mean(rs)) if rs else None,
         "side": {"n": side_n, "correct": side_ok, "accuracy": _ratio(side_ok, side_n)},
     }
+
+
+def _name(item) -> str:
+    return getattr(item, "name", None) or ("<array>" if isinstance(item, np.ndarray) else str(item))
+
+
+#: Small crops (an .npz of 48-pixel faces) are enlarged this many times and framed by a grey margin (pixels after
+#: enlarging) before the analyser sees them, as a user would hand over a small crop.
+CROP_UPSCALE, CROP_MARGIN = 4, 32
+
+
+def enlarge_crop(image: np.ndarray, upscale: int = CROP_UPSCALE, margin: int = CROP_MARGIN) -> np.ndarray:
+    """A small grey or RGB crop enlarged ``upscale``× (bicubic) in a grey (128) frame of ``margin`` pixels, as RGB."""
+    import cv2
+
+    img = np.asarray(image, dtype=np.uint8)
+    h, w = img.shape[:2]
+    big = cv2.resize(img, (w * upscale, h * upscale), interpolation=cv2.INTER_CUBIC)
+    if big.ndim == 2:
+        big = np.repeat(big[:, :, None], 3, axis=2)
+    return cv2.copyMakeBorder(big[:, :, :3], margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=(128,) * 3)
+
+
+def evaluate_aus_npz(npz_path: str | os.PathLike, analyzer=None, *, image_key: str = "images",
+                     code_key: str = "facs_code", aus: Iterable[str] | None = None) -> dict[str, Any]:
+    """:func:`evaluate_aus` on an .npz of face crops (``images`` (n, h, w[, 3]) uint8 and ``facs_code`` (n,) str;
+    images with an empty code are skipped: not coded). Crops smaller than 128 pixels are enlarged with
+    :func:`enlarge_crop` first. Raises ``ValueError`` when a key is missing. The report gains ``"npz"``."""
+    npz_path = Path(npz_path)
+    with np.load(npz_path, allow_pickle=False) as z:
+        missing = [k for k in (image_key, code_key) if k not in z.files]
+        if missing:
+            raise ValueError(f"{npz_path.name}: missing key(s) {', '.join(missing)}; found {', '.join(z.files)}")
+        images, codes = z[image_key], z[code_key].astype(str)
+    small = max(images.shape[1:3]) < 128
+    rows = ((enlarge_crop(img) if small else img, code) for img, code in zip(images, codes) if code.strip())
+    report = evaluate_aus(rows, analyzer, aus=aus)
+    report["npz"] = str(npz_path)
+    return report
 
 
 def evaluate_aus_csv(csv_path: str | os.PathLike, analyzer=None, *, path_column: str = "path",

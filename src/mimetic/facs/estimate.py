@@ -1,8 +1,19 @@
-"""Action-unit intensities (FACS 0-5, left and right) from one face: blendshapes where they are good, landmark
-geometry where they are weak or missing.
+"""Action-unit intensities (FACS 0-5, left and right) from one face: fitted models where they beat the hand-set
+channels on FACS-coded faces, hand-set channels (blendshapes and landmark geometry) elsewhere.
 
-How an AU is computed
----------------------
+Fitted AUs
+----------
+The AUs of :data:`FITTED` (see ``docs/aus.md``) are read from the models in ``au_model.json`` (data written by
+``mimetic train aus``, :mod:`mimetic.train.aus`, with its provenance and cross-validated report). Each reads only
+its region's features (:mod:`mimetic.facs.regions`), per side: ``z = W·x + W2·x² + b``, intensity
+``clip(1 + slope (z − threshold), 0, 5)``; ``present`` is intensity ≥ 1, i.e. ``z ≥ threshold``. With a baseline
+the intensity is what rises above the baseline's own. The other AUs come from the hand-set channels below.
+
+The hand-set channels as a whole (:func:`knot_aus`) are also feature version 1 of the geometric expression model,
+frozen with it.
+
+How a hand-set AU is computed
+-----------------------------
 Each AU is read from one or more *channels* (:data:`CHANNELS`). A channel is a raw value per side:
 
 - a MediaPipe blendshape (0..1; sided ``*Left``/``*Right`` names are the person's left/right, checked on the
@@ -49,9 +60,13 @@ from typing import Any
 
 import numpy as np
 
+import json
+from pathlib import Path
+
 from mimetic.facs.catalogue import AU_BY_CODE, FRAME_AUS
 from mimetic.face.measures import compute
 from mimetic.facs.geometry import frontal_points
+from mimetic.facs.regions import FEATURE_INDEX, FEATURES, feature_matrix
 from mimetic.types import AUValue
 
 #: ``present`` is True from this intensity on (1.0 = A, trace).
@@ -225,6 +240,21 @@ def _baseline_raw(baseline) -> np.ndarray:
         return raw
 
 
+_BASELINE_FIT: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
+
+
+def _baseline_fitted(baseline) -> np.ndarray:
+    try:
+        return _BASELINE_FIT[baseline]
+    except (KeyError, TypeError):
+        fit = fitted_intensities(features(baseline))
+        try:
+            _BASELINE_FIT[baseline] = fit
+        except TypeError:
+            pass
+        return fit
+
+
 def _map(raw: np.ndarray) -> np.ndarray:
     """Piecewise-linear through each channel's knots, all channels at once: the sum of the clipped segments."""
     return np.clip((raw[:, :, None] - _KNOTS[:, None, :5]) / _STEP[:, None, :], 0.0, 1.0).sum(axis=2)  # (C, 2)
@@ -250,6 +280,57 @@ def intensities(raw: np.ndarray, baseline_raw: np.ndarray | None = None) -> np.n
     return au
 
 
+#: The fitted AU models (``mimetic train aus``): per AU its region's features, weights, threshold and slope.
+MODEL_PATH = Path(__file__).with_name("au_model.json")
+
+
+def _load_model(path: Path = MODEL_PATH) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+MODEL: dict = _load_model()
+#: The AUs read from the fitted models; the others from their hand-set channels (:data:`CHANNELS`).
+FITTED: tuple[str, ...] = tuple(a for a in _AUS if a in MODEL["aus"])
+_FIT_ROWS = np.array([_AU_INDEX[a] for a in FITTED], dtype=np.int64)
+
+
+def _fitted_arrays(model: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(W (A, F), W2 (A, F), bias, threshold, slope)`` over all features; zero outside each AU's region."""
+    n = len(FITTED)
+    w, w2 = np.zeros((n, len(FEATURES))), np.zeros((n, len(FEATURES)))
+    b, t, k = np.zeros(n), np.zeros(n), np.zeros(n)
+    for i, a in enumerate(FITTED):
+        m = model["aus"][a]
+        cols = [FEATURE_INDEX[f] for f in m["features"]]
+        w[i, cols] = m["coef"]
+        w2[i, cols] = m.get("coef_sq") or 0.0
+        b[i], t[i], k[i] = m["bias"], m["threshold"], m["slope"]
+    return w, w2, b[:, None], t[:, None], k[:, None]
+
+
+_FW, _FW2, _FB, _FT, _FK = _fitted_arrays(MODEL)
+#: Hand-set AUs' rest level on neutral faces (99th percentile of FER+ neutral faces, ``mimetic train aus``):
+#: without a baseline their ``rest..5`` is rescaled to ``0..5``; an AU whose rest level is 4.5 or more (AU18: mouthPucker
+#: reaches E on over 1 % of neutral faces) is reported only against a baseline.
+_REST = np.zeros((len(_AUS), 1))
+for _a, _r in MODEL.get("rest", {}).items():
+    _REST[_AU_INDEX[_a]] = float(_r)
+_REST_SCALE = np.where(_REST < 4.5, 5.0 / np.maximum(5.0 - _REST, 0.5), 0.0)
+
+
+def features(face, frontal: np.ndarray | None = None) -> np.ndarray:
+    """Every feature of :data:`mimetic.facs.regions.FEATURES` for one face, ``(len(FEATURES), 2)``."""
+    m = compute(frontal_points(face) if frontal is None else frontal)
+    return feature_matrix(m, face.blendshapes)
+
+
+def fitted_intensities(feats: np.ndarray) -> np.ndarray:
+    """The fitted AUs' intensities ``(len(FITTED), 2)`` (left, right; 0..5) from :func:`features`:
+    ``clip(1 + slope × (z − threshold), 0, 5)`` with ``z = W·x + W2·x² + b`` per side."""
+    z = _FW @ feats + _FW2 @ (feats * feats) + _FB
+    return np.clip(1.0 + _FK * (z - _FT), 0.0, 5.0)
+
+
 def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> dict[str, AUValue]:
     """FACS AU estimates for one face: ``{"AU01": AUValue(intensity, left, right, present), ...}``.
 
@@ -259,8 +340,24 @@ def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> d
     neutral face) they measure the change from that face (see the module docstring). ``frontal``: the face's
     frontal points when the caller already has them (saves ~0.03 ms).
     """
+    if frontal is None:
+        frontal = frontal_points(face)
     au = intensities(raw_channels(face, frontal), None if baseline is None else _baseline_raw(baseline))
+    fit = fitted_intensities(features(face, frontal))
+    if baseline is None:
+        au = np.clip((au - _REST) * _REST_SCALE, 0.0, 5.0)
+    else:  # a state against the baseline: what rises above the baseline's own intensity
+        fit = np.maximum(fit - _baseline_fitted(baseline), 0.0)
+    au[_FIT_ROWS] = fit
     return _values(au)
+
+
+def knot_aus(face, *, frontal: np.ndarray | None = None) -> dict[str, AUValue]:
+    """Every AU from the hand-set channels of :data:`CHANNELS` alone, without a baseline: **feature version 1 of
+    the geometric expression model** (:func:`mimetic.expression.geometric.geometric_features`), which was
+    trained on these values. Frozen with that model: change :data:`CHANNELS` only together with a new
+    ``FEATURE_VERSION`` and a retrained model. The AUs a user sees come from :func:`estimate_aus`."""
+    return _values(intensities(raw_channels(face, frontal)))
 
 
 _ABSENT = AUValue(0.0, 0.0, 0.0, False)

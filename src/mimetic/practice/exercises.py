@@ -48,12 +48,15 @@ class Exercise:
     picture: str  # file name under src/mimetic/web/static/img/exercises/ (SVG)
     hold_seconds: float
     expression: str | None = None  # emotion exercises: the expression class (mimetic.types.EXPRESSIONS)
+    #: measures of the other regions whose movement lowers the score (the exercise's specificity)
+    off_target: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "instruction": self.instruction, "kind": self.kind,
                 "target_aus": list(self.target_aus), "measures": list(self.measures),
                 "synkinesis": [w.to_dict() for w in self.synkinesis], "sunnybrook": self.sunnybrook,
-                "picture": self.picture, "hold_seconds": self.hold_seconds, "expression": self.expression}
+                "picture": self.picture, "hold_seconds": self.hold_seconds, "expression": self.expression,
+                "off_target": list(self.off_target)}
 
 
 def _load() -> tuple[dict[str, Exercise], dict[str, tuple[str, ...]]]:
@@ -65,8 +68,16 @@ def _load() -> tuple[dict[str, Exercise], dict[str, tuple[str, ...]]]:
             target_aus=tuple(e["target_aus"]), measures=tuple(e["measures"]),
             synkinesis=tuple(Watch(w["code"], float(w["threshold"]), w["message"]) for w in e["synkinesis"]),
             sunnybrook=e.get("sunnybrook"), picture=e["picture"], hold_seconds=float(e["hold_seconds"]),
-            expression=e.get("expression"),
+            expression=e.get("expression"), off_target=tuple(e.get("off_target", ())),
         )
+    from mimetic.practice.measures import MEASURES
+
+    for ex in exercises.values():
+        unknown = [m for m in ex.measures + ex.off_target if m not in MEASURES]
+        overlap = set(ex.measures) & set(ex.off_target)
+        if unknown or overlap:
+            raise ValueError(f"exercise {ex.id!r}: unknown measures {unknown} or measures both target and "
+                             f"off-target {sorted(overlap)}")
     routines = {k: tuple(v) for k, v in data["routines"].items()}
     return exercises, routines
 

@@ -83,6 +83,7 @@ MEASURES: dict[str, MeasureInfo] = {
     "commissure_lift": MeasureInfo("commissure_eye_height", +1, 0.10),
     "commissure_depression": MeasureInfo("commissure_eye_height", -1, 0.06),
     "mouth_narrowing": MeasureInfo("half_mouth_width", -1, 0.10),
+    "mouth_widening": MeasureInfo("half_mouth_width", +1, 0.10),
     "lip_protrusion": MeasureInfo("lip_protrusion", +1, 0.06),
     "cheek_puff": MeasureInfo("cheek_puff", +1, 0.04),
     "lower_lip_depression": MeasureInfo("lower_lip_depression", +1, 0.08),

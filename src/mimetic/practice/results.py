@@ -21,14 +21,15 @@ from typing import Annotated, Any, Literal
 
 from mimetic.types import Doc, Unit, optional_key, to_plain
 
-__all__ = ["CalibrationResult", "CheekItem", "ExerciseResult", "Feedback", "RepResult",
+__all__ = ["CalibrationResult", "Message", "message", "CheekItem", "ExerciseResult", "Feedback", "RepResult",
            "RestingItem", "RestingSymmetry", "SessionResult", "SunnybrookEstimate", "SunnybrookItems"]
 
 Side = Literal["left", "right"]
 Score = Annotated[float, Doc("0-100", minimum=0, maximum=100)]
 Seconds = Annotated[float, Doc("seconds", minimum=0)]
 Pair = Annotated[tuple[float, float], Doc("[the person's left, right]")]
-Warnings = Annotated[tuple[str, ...], Doc("synkinesis warnings: what moved that should not have, with the side")]
+
+
 SynkinesisLevel = Annotated[float, Doc("median over the frames of the largest watched movement ÷ its warning "
                                        "threshold (>= 1: a warning)", minimum=0)]
 
@@ -41,6 +42,26 @@ class _Plain:
     def to_dict(self) -> dict[str, Any]:
         """This value as plain JSON values (:func:`mimetic.types.to_plain`)."""
         return to_plain(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Message(_Plain):
+    """Text for the person as a message key and its values, so that every page renders it in its own language
+    (``mimetic/web/locales/practice/<lang>.json``; a key with plural forms has ``key#one``, ``key#other``, ... and
+    the value ``n`` picks the form). No English text travels: every language, English included, is a catalogue."""
+
+    key: Annotated[str, Doc("the message key, e.g. 'synkinesis.lip_pucker.eye_opening' or 'practice.msg.hold'")]
+    values: Annotated[dict[str, str | int | float], Doc("the key's placeholders: side (left/right/both), "
+                                                        "exercise (an exercise id), n (a count)...")]
+
+
+def message(key: str, **values: str | int | float) -> Message:
+    """``Message(key, values)``."""
+    return Message(key, dict(values))
+
+
+Warnings = Annotated[tuple[Message, ...], Doc("synkinesis warnings: what moved that should not have, with the "
+                                              "side (values.side)")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +147,14 @@ class CalibrationResult(_Plain):
     expression: Annotated[dict[str, Unit], Doc("mean expression probabilities (empty when none was measured)")]
     frames: Annotated[int, Doc("faces seen while calibrating", minimum=0)]
     used: Annotated[int, Doc("the calmest faces used", minimum=0)]
-    warnings: Annotated[tuple[str, ...], Doc("why the calibration may be poor (eyes closed, not neutral)")]
+    warnings: Annotated[tuple[Message, ...], Doc("why this calibration may be poor (eyes closed, not neutral, "
+                                                 "moving); empty for a good one")]
     resting_symmetry: RestingSymmetry
+    quality: Annotated[Literal["good", "poor"], Doc("good: no warning; poor: accepted with warnings after the "
+                                                    "last allowed attempt")] = "good"
+    attempts: Annotated[int, Doc("calibration attempts, this one included (the earlier ones were refused)",
+                                 minimum=1)] = 1
+    refused: Annotated[tuple[Message, ...], Doc("why the earlier attempts were refused")] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +171,20 @@ class SunnybrookItems(_Plain):
 @dataclass(frozen=True, slots=True)
 class SunnybrookEstimate(_Plain):
     """An estimate in the shape of the Sunnybrook Facial Grading System (:func:`mimetic.practice.sunnybrook.
-    estimate`): **not a clinical grading**. Scores are null when no Sunnybrook exercise was measured."""
+    estimate`): **not a clinical grading**. Only tested items are graded (an untested one is null and listed in
+    ``not_tested``); the voluntary-movement, synkinesis and composite scores are null until all five expressions
+    were measured (no scaling up from a part)."""
 
     resting_symmetry: Annotated[int, Doc("0-20", minimum=0, maximum=20)]
-    voluntary_movement: Annotated[int | None, Doc("20-100", minimum=20, maximum=100)]
-    synkinesis: Annotated[int | None, Doc("0-15", minimum=0, maximum=15)]
-    composite: Annotated[int | None, Doc("voluntary - resting - synkinesis, 0-100", minimum=0, maximum=100)]
+    voluntary_movement: Annotated[int | None, Doc("20-100; null unless all five expressions were measured",
+                                                  minimum=20, maximum=100)]
+    synkinesis: Annotated[int | None, Doc("0-15; null unless all five expressions were measured", minimum=0,
+                                          maximum=15)]
+    composite: Annotated[int | None, Doc("voluntary - resting - synkinesis, 0-100; null unless complete",
+                                         minimum=0, maximum=100)]
     items: SunnybrookItems
-    measured: Annotated[tuple[str, ...], Doc("the expressions measured (the sums are scaled up from these)")]
+    measured: Annotated[tuple[str, ...], Doc("the expressions measured")]
+    not_tested: Annotated[tuple[str, ...], Doc("the expressions not tested (their items are null)")]
     complete: Annotated[bool, Doc("all five expressions were measured")]
     affected_side: Side | None
     is_estimate: Literal[True]
@@ -172,6 +205,7 @@ class SessionResult(_Plain):
                                                          "reached: skipped, no reps)")]
     scoring_version: Annotated[int, Doc("the scoring formulas' version", minimum=1)]
     sunnybrook: SunnybrookEstimate
+    partial: Annotated[bool, Doc("stopped before the routine's end (the unfinished exercises are skipped)")]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,11 +226,16 @@ class Feedback(_Plain):
     right: Annotated[Unit, Doc("this frame's movement of the person's right side")]
     symmetry: Unit
     hold: Annotated[Seconds, Doc("seconds held in the current repetition")]
-    warnings: Annotated[tuple[str, ...], Doc("synkinesis seen in this frame (or calibration warnings)")]
-    message: Annotated[str, Doc("a short instruction for the person")]
+    warnings: Annotated[tuple[Message, ...], Doc("synkinesis or off-target movement seen in this frame (or why "
+                                                 "the calibration was refused)")]
+    message: Annotated[Message, Doc("a short instruction for the person")]
     rep_done: Annotated[RepResult | None, Doc("the repetition that ended with this frame")] = optional_key()
     calibration: Annotated[CalibrationResult | None, Doc("the calibration, on the frame that finished it")] = \
         optional_key()
     next: Annotated[str | None, Doc("the next exercise's id, on the frame that finished the previous step")] = \
         optional_key()
     session_done: Annotated[bool | None, Doc("true on the frame that finished the session")] = optional_key()
+    refused: Annotated[bool | None, Doc("true on the frame whose calibration was refused (warnings say why; the "
+                                        "calibration starts again)")] = optional_key()
+    best: Annotated[float | None, Doc("the best finished repetition's score of the current exercise so far "
+                                      "(the number the page shows as the exercise's score)")] = optional_key()

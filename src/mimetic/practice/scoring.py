@@ -9,7 +9,10 @@ All formulas and constants are documented in ``docs/practice.md``; in short, per
   1.0 when neither side moved :data:`MIN_MOVEMENT`;
 - synkinesis: a watched measure (or AU) moving beyond its threshold while the exercise is being done → a warning
   and a penalty of :data:`SYNKINESIS_PENALTY` each (at most :data:`SYNKINESIS_MAX_PENALTY`);
-- ``score = 100 × quality × (1 − penalty)``, ``quality = rom × (0.5 + 0.5 sym)`` for movements and
+- specificity: the largest movement ``off`` of the exercise's *off-target* measures (the other regions, from the
+  same calibration; ``exercises.json``) costs ``spec = clip(1 − (off − OFF_TARGET_FREE) / (OFF_TARGET_FULL −
+  OFF_TARGET_FREE), 0, 1)``: a smile done for "nose wrinkle" moves the mouth corners out and scores near 0;
+- ``score = 100 × quality × spec × (1 − penalty)``, ``quality = rom × (0.5 + 0.5 sym)`` for movements and
   ``EXPRESSION_WEIGHT × p(expression) + (1 − EXPRESSION_WEIGHT) × rom × (0.5 + 0.5 sym)`` for emotions.
 
 A repetition is rest → move → hold → release (:class:`ExerciseTracker`), its score the mean frame score over the
@@ -27,9 +30,9 @@ import numpy as np
 
 from mimetic.practice.exercises import Exercise, get_exercise
 from mimetic.practice.measures import MEASURES, measure, resting_measures
-from mimetic.practice.results import CalibrationResult, ExerciseResult, Feedback, RepResult
+from mimetic.practice.results import CalibrationResult, ExerciseResult, Feedback, Message, RepResult, message
 
-SCORING_VERSION = 1
+SCORING_VERSION = 2  # 2: off-target movement lowers the score (specificity)
 SIDES = ("left", "right")
 
 # --- per-frame constants --------------------------------------------------------------------------------------
@@ -40,6 +43,10 @@ EXPRESSION_WEIGHT = 0.5
 #: score lost per synkinesis warning, and at most in all
 SYNKINESIS_PENALTY = 0.15
 SYNKINESIS_MAX_PENALTY = 0.45
+#: off-target movement (0-1 of its full range) that costs nothing (MediaPipe jitter, natural co-movement) ...
+OFF_TARGET_FREE = 0.2
+#: ... and at which the exercise's score reaches 0 (linear in between)
+OFF_TARGET_FULL = 0.6
 #: measures whose stillness the "neutral" exercise scores
 STILLNESS_MEASURES = ("brow_lift", "eye_opening", "commissure_pull", "commissure_lift", "mouth_narrowing")
 
@@ -74,6 +81,25 @@ def _median_pairs(dicts: list[dict[str, tuple[float, float]]]) -> dict[str, tupl
             for k in keys}
 
 
+def _moved(faces: list) -> str | None:
+    """The practice measure that moved most during the calibration, when its spread (90th - 10th percentile, the
+    larger side) reached :attr:`Calibration.MOVED` of its full range; None for a still face (or under 4 faces)."""
+    if len(faces) < 4:
+        return None
+    ms = [measure(f) for f in faces]
+    worst, which = 0.0, None
+    for k in STILLNESS_MEASURES:  # 2-D measures: MediaPipe's depth is too noisy here
+        info = MEASURES[k]
+        for s in (0, 1):
+            v = np.array([m[k][s] for m in ms])
+            full = info.full_range * (abs(float(np.median(v))) if info.relative else 1.0)
+            if full > 1e-9 and np.all(np.isfinite(v)):
+                spread = float(np.percentile(v, 90) - np.percentile(v, 10)) / full
+                if spread > worst:
+                    worst, which = spread, k
+    return which if worst >= Calibration.MOVED else None
+
+
 def _au_pairs(face) -> dict[str, tuple[float, float]]:
     aus = face.aus
     if not aus:
@@ -93,12 +119,19 @@ class Calibration:
     expression: dict[str, float] = field(default_factory=dict)
     frames: int = 0
     used: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
+    attempts: int = 1
+    refused: list[Message] = field(default_factory=list)
 
     #: only the calmest fraction of the calibration frames is used (at least one)
     CALMEST_FRACTION = 0.5
     #: eye opening (lid gap ÷ eye width) under which the eyes look closed during calibration
     CLOSED_EYE = 0.12
+    #: the calibration moved: a practice measure's spread (90th - 10th percentile over the faces, the larger side)
+    #: reached this fraction of its full range
+    MOVED = 1.0  # measured (2026-12-06, smile_pexels.mp4): calm 6.0-9.3 s 0.82; smile onset 9.5-12.5 s 1.13
+    #: expression probability of "neutral" under which (with another class on top) the face is not neutral
+    NOT_NEUTRAL = 0.3
 
     @classmethod
     def from_faces(cls, faces: list) -> "Calibration":
@@ -123,9 +156,12 @@ class Calibration:
             expr = {k: float(np.mean([s.get(k, 0.0) for s in scored])) for k in scored[0]}
         warnings = []
         if max(measures["eye_opening"]) < cls.CLOSED_EYE:
-            warnings.append("the eyes looked closed during calibration: calibrate again with open eyes")
-        if expr and max(expr, key=expr.__getitem__) not in ("neutral",) and expr.get("neutral", 1.0) < 0.3:
-            warnings.append("the face did not look neutral during calibration")
+            warnings.append(message("calibration.eyes_closed"))
+        if expr and max(expr, key=expr.__getitem__) != "neutral" and expr.get("neutral", 1.0) < cls.NOT_NEUTRAL:
+            warnings.append(message("calibration.not_neutral", expression=max(expr, key=expr.__getitem__)))
+        moved = _moved(good)
+        if moved is not None:
+            warnings.append(message("calibration.moved", measure=moved))
         return cls(measures, aus, resting, expr, len(faces), len(calm), warnings)
 
     def result(self) -> CalibrationResult:
@@ -140,7 +176,8 @@ class Calibration:
             resting=resting,
             expression={k: round(v, 4) for k, v in self.expression.items()},
             frames=self.frames, used=self.used, warnings=tuple(self.warnings),
-            resting_symmetry=resting_items(resting))
+            resting_symmetry=resting_items(resting), quality="poor" if self.warnings else "good",
+            attempts=self.attempts, refused=tuple(self.refused))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Calibration":
@@ -148,9 +185,14 @@ class Calibration:
         def pairs(x):
             return {k: (float(v[0]), float(v[1])) for k, v in (x or {}).items()}
 
+        def messages(x):  # stored before message keys (scoring version 1): plain English strings
+            return [Message(str(w["key"]), dict(w.get("values") or {})) if isinstance(w, dict)
+                    else Message("calibration.legacy", {"text": str(w)}) for w in (x or [])]
+
         return cls(pairs(d["measures"]), pairs(d.get("aus")), pairs(d.get("resting")),
                    {k: float(v) for k, v in (d.get("expression") or {}).items()}, int(d.get("frames", 0)),
-                   int(d.get("used", 0)), list(d.get("warnings", [])))
+                   int(d.get("used", 0)), messages(d.get("warnings")), int(d.get("attempts", 1)),
+                   messages(d.get("refused")))
 
 
 # --- one frame ------------------------------------------------------------------------------------------------
@@ -162,15 +204,18 @@ class FrameScore:
     left: float  # 0-1 movement of the person's left side
     right: float
     symmetry: float  # 0-1, 1 = equal
-    synkinesis: list[str]  # warning messages
+    synkinesis: list[Message]  # synkinesis warnings (key synkinesis.<exercise>.<watched code>, values.side)
     active: bool  # moving enough to count as doing the exercise
     signal: float = 0.0  # 0-1: how much the exercise is being done (drives the repetition segmentation)
     synkinesis_level: float = 0.0  # the largest watched movement ÷ its threshold (>= 1: a warning)
     expression: float | None = None  # emotion exercises: the probability of the target expression
+    off_target: float = 0.0  # 0-1: the largest off-target movement (either side)
+    off_target_measure: str | None = None  # the off-target measure that moved most (None below OFF_TARGET_FREE)
+    specificity: float = 1.0  # 0-1: the factor the off-target movement leaves of the score
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("score", "left", "right", "symmetry", "signal", "synkinesis_level"):
+        for k in ("score", "left", "right", "symmetry", "signal", "synkinesis_level", "off_target", "specificity"):
             d[k] = round(float(d[k]), 4 if k != "score" else 2)
         if d["expression"] is not None:
             d["expression"] = round(d["expression"], 4)
@@ -200,6 +245,19 @@ def _side_movements(names, m, neutral) -> tuple[float, float]:
     return out[0], out[1]
 
 
+def specificity(exercise: Exercise, m, neutral) -> tuple[float, float, str | None]:
+    """(specificity 0-1, the largest off-target movement 0-1, its measure or None when it costs nothing) of one
+    frame's measures ``m`` against the calibration's ``neutral`` (module doc)."""
+    off, which = 0.0, None
+    for k in exercise.off_target:
+        for s in (0, 1):
+            v = MEASURES[k].movement(m[k][s], neutral[k][s])
+            if v > off:
+                off, which = v, k
+    spec = 1.0 - (off - OFF_TARGET_FREE) / (OFF_TARGET_FULL - OFF_TARGET_FREE)
+    return float(min(1.0, max(0.0, spec))), float(off), (which if off > OFF_TARGET_FREE else None)
+
+
 def _stillness(m, neutral) -> tuple[float, float]:
     out = []
     for s in (0, 1):
@@ -208,8 +266,8 @@ def _stillness(m, neutral) -> tuple[float, float]:
     return out[0], out[1]
 
 
-def _watch_levels(exercise: Exercise, cal: Calibration, face, m) -> list[tuple[str, float]]:
-    """(message with side, level = movement ÷ threshold) for every watch."""
+def _watch_levels(exercise: Exercise, cal: Calibration, face, m) -> list[tuple[Message, float]]:
+    """(warning with its side, level = movement ÷ threshold) for every watch."""
     out = []
     aus = None
     for w in exercise.synkinesis:
@@ -223,8 +281,9 @@ def _watch_levels(exercise: Exercise, cal: Calibration, face, m) -> list[tuple[s
             lv = [now[s] - base[s] for s in (0, 1)]
         lv = [max(0.0, v) / max(w.threshold, 1e-9) for v in lv]
         hit = [s for s in (0, 1) if lv[s] >= 1.0]
-        where = "both sides" if len(hit) == 2 else SIDES[hit[0]] if hit else ""
-        out.append((f"{w.message} ({where})" if where else w.message, max(lv)))
+        key = f"synkinesis.{exercise.id}.{w.code}"
+        where = "both" if len(hit) == 2 else SIDES[hit[0]] if hit else None
+        out.append((message(key, side=where) if where else message(key), max(lv)))
     return out
 
 
@@ -243,6 +302,7 @@ def score_frame(exercise: Exercise | str, calibration: Calibration, face, affect
         left, right = _side_movements(ex.measures, m, neutral)
     sym = symmetry(left, right, affected_side)
     rom = 0.5 * (left + right)
+    spec, off, off_which = specificity(ex, m, neutral)
     quality = rom * (0.5 + 0.5 * sym)
     signal = max(left, right)
     if ex.kind == "emotion":
@@ -251,16 +311,17 @@ def score_frame(exercise: Exercise | str, calibration: Calibration, face, affect
         signal = EXPRESSION_WEIGHT * p + (1.0 - EXPRESSION_WEIGHT) * (min(left, right)
                                                                        if ex.expression == "neutral" else signal)
     active = signal >= ACTIVE_ON
-    warnings: list[str] = []
+    warnings: list[Message] = []
     level = 0.0
     if active and ex.synkinesis:
         levels = _watch_levels(ex, calibration, face, m)
         level = max(lv for _, lv in levels)
         warnings = [msg for msg, lv in levels if lv >= 1.0]
     penalty = min(SYNKINESIS_MAX_PENALTY, SYNKINESIS_PENALTY * len(warnings))
-    score = 100.0 * min(1.0, max(0.0, quality)) * (1.0 - penalty)
+    score = 100.0 * min(1.0, max(0.0, quality)) * spec * (1.0 - penalty)
     return FrameScore(score=score, left=left, right=right, symmetry=sym, synkinesis=warnings, active=active,
-                      signal=float(signal), synkinesis_level=float(level), expression=p)
+                      signal=float(signal), synkinesis_level=float(level), expression=p, off_target=off,
+                      off_target_measure=off_which, specificity=spec)
 
 
 # --- repetitions ----------------------------------------------------------------------------------------------
@@ -399,21 +460,25 @@ class ExerciseTracker:
         hold = None if rep_done is None else rep_done.hold
         rep_no = len(self.results) if hold is not None else min(len(self.results) + 1, self.reps)
         msg = {
-            "rest": ex.instruction,
-            "move": ex.instruction,
-            "hold": f"Hold it: {max(0.0, ex.hold_seconds - self._rep.held):.0f} s",
-            "release": "Relax." if not self._still else "Well done.",
-            "no_face": "No face found: look at the camera.",
-            "done": "Done.",
+            "rest": message("practice.msg.instruction", exercise=ex.id),
+            "move": message("practice.msg.instruction", exercise=ex.id),
+            "hold": message("practice.msg.hold", n=math.ceil(max(0.0, ex.hold_seconds - self._rep.held) - 1e-6)),
+            "release": message("practice.msg.relax" if not self._still else "practice.msg.well_done"),
+            "no_face": message("practice.msg.no_face"),
+            "done": message("practice.msg.done"),
         }[state]
         if state == "rest" and self.results:
-            msg = "Again: " + ex.instruction[0].lower() + ex.instruction[1:]
+            msg = message("practice.msg.again", exercise=ex.id)
+        warnings = tuple(fs.synkinesis) if fs else ()
+        if fs is not None and fs.off_target_measure is not None and fs.active:
+            warnings += (message("practice.warn.off_target", measure=fs.off_target_measure),)
+        best = max((r.score for r in self.results), default=None)
         return Feedback(
             phase="exercise", exercise=ex.id, rep=rep_no, reps=self.reps, state=state, progress=_r(progress, 3),
             score=_r(fs.score, 1) if fs else 0.0, left=_r(fs.left, 3) if fs else 0.0,
             right=_r(fs.right, 3) if fs else 0.0, symmetry=_r(fs.symmetry, 3) if fs else 1.0,
             hold=_r(self._rep.held if hold is None else hold, 2),
-            warnings=tuple(fs.synkinesis) if fs else (), message=msg, rep_done=rep_done)
+            warnings=warnings, message=msg, rep_done=rep_done, best=best)
 
     # -- results ------------------------------------------------------------------------------------------------
     def result(self) -> ExerciseResult:
@@ -440,11 +505,14 @@ def rep_result(rep: _Rep, exercise: Exercise, affected_side: str | None = None) 
     hold_factor = 0.5 + 0.5 * min(1.0, hold / max(exercise.hold_seconds, 1e-9))
     score = float(np.mean([f.score for f in frames])) * (0.8 + 0.2 * stability) * hold_factor
     active = [f for f in rep.frames if f.active] or frames
-    counts: dict[str, int] = {}
+    counts: dict[tuple, int] = {}
+    seen: dict[tuple, Message] = {}
     for f in active:
         for w in f.synkinesis:
-            counts[w] = counts.get(w, 0) + 1
-    warnings = [w for w, c in counts.items() if c >= SYNKINESIS_MIN_FRACTION * len(active)]
+            k = (w.key, tuple(sorted(w.values.items())))
+            counts[k] = counts.get(k, 0) + 1
+            seen[k] = w
+    warnings = [seen[k] for k, c in counts.items() if c >= SYNKINESIS_MIN_FRACTION * len(active)]
     level = float(np.median([f.synkinesis_level for f in active]))
     return RepResult(score=_r(score, 2), left=_r(left), right=_r(right),
                      symmetry=_r(symmetry(left, right, affected_side)), hold=_r(hold, 2), stability=_r(stability),
@@ -459,7 +527,7 @@ def exercise_result(exercise_id: str, reps: Sequence[RepResult], *, skipped: boo
                               synkinesis=(), synkinesis_level=0.0, skipped=skipped, reps=())
     left = float(np.mean([r.left for r in reps]))
     right = float(np.mean([r.right for r in reps]))
-    warnings: list[str] = []
+    warnings: list[Message] = []
     for r in reps:
         warnings += [w for w in r.synkinesis if w not in warnings]
     return ExerciseResult(
@@ -475,5 +543,5 @@ def exercise_result(exercise_id: str, reps: Sequence[RepResult], *, skipped: boo
     )
 
 
-__all__ = ["ACTIVE_ON", "Calibration", "ExerciseTracker", "FrameScore", "SCORING_VERSION", "exercise_result",
-           "rep_result", "score_frame", "symmetry"]
+__all__ = ["ACTIVE_ON", "OFF_TARGET_FREE", "OFF_TARGET_FULL", "Calibration", "ExerciseTracker", "FrameScore",
+           "SCORING_VERSION", "exercise_result", "rep_result", "score_frame", "specificity", "symmetry"]

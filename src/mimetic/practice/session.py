@@ -21,12 +21,16 @@ from dataclasses import replace
 
 from mimetic.practice import sunnybrook
 from mimetic.practice.exercises import get_exercise, routine_ids
-from mimetic.practice.results import Feedback, SessionResult
+from mimetic.practice.results import Feedback, SessionResult, message
 from mimetic.practice.scoring import (MAX_DT, SCORING_VERSION, SIDES, Calibration, ExerciseTracker,
                                       exercise_result)
 
 #: the largest number of calibration faces kept (a long calibration at a high frame rate)
 MAX_CALIBRATION_FACES = 300
+#: a calibration with warnings (eyes closed, not neutral, moving) is refused and retried this many times; the
+#: last attempt is accepted with its warnings (stored: quality "poor"), so a face that cannot look neutral (a
+#: palsy, a habit) can still practise
+MAX_CALIBRATION_ATTEMPTS = 3
 
 
 class PracticeSession:
@@ -50,6 +54,9 @@ class PracticeSession:
         self.calibration: Calibration | None = (Calibration.from_dict(calibration) if isinstance(calibration, dict)
                                                 else calibration)
         self._cal_faces: list = []
+        self._cal_attempt = 1
+        self._cal_refused: list = []
+        self.stopped = False
         self._cal_time = 0.0
         self._cal_last: float | None = None
         self._index = 0
@@ -60,6 +67,8 @@ class PracticeSession:
     # -- state ------------------------------------------------------------------------------------------------
     @property
     def phase(self) -> str:
+        if self.stopped:
+            return "done"
         if self.calibration is None:
             return "calibrate"
         return "done" if self._index >= len(self._trackers) else "exercise"
@@ -84,6 +93,15 @@ class PracticeSession:
     def _start_exercises(self) -> None:
         self._trackers = [ExerciseTracker(get_exercise(i), self.calibration, self.reps, self.affected_side)
                           for i in self.exercise_ids]
+
+    @property
+    def can_skip(self) -> bool:
+        """Whether :meth:`skip` can act (an exercise is under way)."""
+        return self.current is not None
+
+    def stop(self) -> None:
+        """End the session now: the finished exercises are kept, the rest are skipped (``result().partial``)."""
+        self.stopped = True
 
     def skip(self) -> None:
         """Skip the current exercise (during calibration: nothing to skip)."""
@@ -110,15 +128,15 @@ class PracticeSession:
         return fb
 
     def _calibrate(self, face, t: float) -> Feedback:
-        def feedback(state, progress: float, message: str, **more) -> Feedback:
+        def feedback(state, progress: float, msg, **more) -> Feedback:
             return Feedback(phase="calibrate", exercise=None, rep=0, reps=self.reps, state=state,
                             progress=round(progress, 3), score=0.0, left=0.0, right=0.0, symmetry=1.0, hold=0.0,
-                            warnings=more.pop("warnings", ()), message=message, **more)
+                            warnings=more.pop("warnings", ()), message=msg, **more)
 
         if face is None:
             self._cal_last = None
             progress = min(1.0, self._cal_time / self.calibration_seconds)
-            return feedback("no_face", progress, "No face found: look at the camera.")
+            return feedback("no_face", progress, message("practice.msg.no_face"))
         if self._cal_last is not None:
             self._cal_time += min(MAX_DT, max(0.0, t - self._cal_last))
         self._cal_last = t
@@ -126,18 +144,28 @@ class PracticeSession:
             self._cal_faces.append(face)
         progress = min(1.0, self._cal_time / self.calibration_seconds)
         if progress < 1.0:
-            return feedback("rest", progress, "Relax your face and look at the camera.")
-        self.calibration = Calibration.from_faces(self._cal_faces)
-        self._cal_faces = []
+            return feedback("rest", progress, message("practice.msg.calibrate", attempt=self._cal_attempt))
+        cal = Calibration.from_faces(self._cal_faces)
+        self._cal_faces, self._cal_time, self._cal_last = [], 0.0, None
+        if cal.warnings and self._cal_attempt < MAX_CALIBRATION_ATTEMPTS:
+            # refused: say why (the warnings) and calibrate again from the start
+            self._cal_refused += cal.warnings
+            self._cal_attempt += 1
+            return feedback("rest", 0.0, message("practice.msg.calibration_refused", attempt=self._cal_attempt,
+                                                 attempts=MAX_CALIBRATION_ATTEMPTS),
+                            warnings=tuple(cal.warnings), refused=True)
+        cal.attempts, cal.refused = self._cal_attempt, list(self._cal_refused)
+        self.calibration = cal
         self._start_exercises()
-        return feedback("rest", progress, "Calibrated. " + get_exercise(self.exercise_ids[0]).instruction,
-                        warnings=tuple(self.calibration.warnings), calibration=self.calibration.result(),
+        first = self.exercise_ids[0]
+        return feedback("rest", 1.0, message("practice.msg.calibrated", exercise=first),
+                        warnings=tuple(cal.warnings), calibration=cal.result(),
                         next=self.current.exercise.id if self.current else None)
 
     def _done_feedback(self) -> Feedback:
         return Feedback(phase="done", exercise=None, rep=self.reps, reps=self.reps, state="rest", progress=1.0,
                         score=self.result().score, left=0.0, right=0.0, symmetry=1.0, hold=0.0, warnings=(),
-                        message="Session complete.")
+                        message=message("practice.msg.session_complete"))
 
     # -- result -----------------------------------------------------------------------------------------------
     def result(self) -> SessionResult:
@@ -163,6 +191,7 @@ class PracticeSession:
             exercises=tuple(exercises),
             scoring_version=SCORING_VERSION,
             sunnybrook=sunnybrook.estimate(exercises, calibration, self.affected_side),
+            partial=self.stopped and any(e.skipped for e in exercises),
         )
 
 

@@ -22,8 +22,10 @@ How the items are estimated (thresholds in inter-ocular distance units, IOD ≈ 
 - synkinesis: from the exercise's ``synkinesis_level`` (median over the reps of the largest watched movement ÷ its
   warning threshold): grade = the number of :data:`SYNKINESIS_BINS` it reaches.
 
-Items whose exercise was not done (or skipped) are left out and the sums are scaled up from the measured items
-(``complete`` False); with no measured item the voluntary, synkinesis and composite scores are ``None``.
+Items whose exercise was not done (or skipped) are not tested: their grades are ``None`` and they are listed in
+``not_tested``. The voluntary-movement, synkinesis and composite scores are ``None`` until all five expressions were
+measured (``complete``): a sum over part of the scale is not the scale's score, and scaling it up would invent the
+untested items.
 """
 
 from __future__ import annotations
@@ -127,13 +129,12 @@ def estimate(exercises: Sequence[ExerciseResult], calibration: CalibrationResult
         xs[item] = round(x, 3)
         syn[item] = synkinesis_grade(float(ex.synkinesis_level))
     measured = [k for k in SUNNYBROOK_ITEMS if vol[k] is not None]
-    if measured:
-        n = len(measured)
-        voluntary = int(round(sum(vol[k] for k in measured) * 4 * len(SUNNYBROOK_ITEMS) / n))
-        synk = int(round(sum(syn[k] for k in measured) * len(SUNNYBROOK_ITEMS) / n))
+    complete = len(measured) == len(SUNNYBROOK_ITEMS)
+    voluntary = synk = composite = None
+    if complete:  # no scores from a part of the scale: an untested item is not tested, not "complete"
+        voluntary = int(sum(vol[k] for k in measured) * 4)
+        synk = int(sum(syn[k] for k in measured))
         composite = int(max(0, min(100, voluntary - resting_score - synk)))
-    else:
-        voluntary = synk = composite = None
     detail = {k: v for k, v in (("eye", rest.eye), ("cheek", rest.cheek), ("mouth", rest.mouth)) if v is not None}
     return SunnybrookEstimate(
         resting_symmetry=resting_score,
@@ -143,7 +144,8 @@ def estimate(exercises: Sequence[ExerciseResult], calibration: CalibrationResult
         items=SunnybrookItems(resting={k: v.grade for k, v in detail.items()}, resting_detail=detail,
                               voluntary=vol, voluntary_ratio=xs, synkinesis=syn),
         measured=tuple(measured),
-        complete=len(measured) == len(SUNNYBROOK_ITEMS),
+        not_tested=tuple(k for k in SUNNYBROOK_ITEMS if k not in measured),
+        complete=complete,
         affected_side=side,
         is_estimate=True,
         note=NOTE,

@@ -146,6 +146,12 @@ class JobStore:
             rows = s.scalars(select(Job).where(Job.status.in_(statuses)).order_by(Job.created_at))
             return [JobRecord.of(r) for r in rows]
 
+    def owned_by(self, owner_id: str) -> list[JobRecord]:
+        """Every job of one user."""
+        with self._session() as s:
+            rows = s.scalars(select(Job).where(Job.owner_id == owner_id).order_by(Job.created_at))
+            return [JobRecord.of(r) for r in rows]
+
     def finished_before(self, age: timedelta) -> list[JobRecord]:
         """Finished jobs whose ``finished_at`` is older than ``age`` (for expiry)."""
         cutoff = utcnow() - age

@@ -18,7 +18,8 @@ class Job(Base):
     """One background analysis of an uploaded video.
 
     ``files`` lists the result files by name (server-chosen names such as ``frames.csv``); they live in the job's
-    own folder, named by ``id``. ``owner_id`` is a placeholder for accounts (issue 7 and later): null today.
+    own folder, named by ``id``. ``owner_id`` is the id of the logged-in user who made the job (only they can see
+    it; their account's deletion deletes it), null for an anonymous job (its id is the capability).
     """
 
     __tablename__ = "jobs"

@@ -26,7 +26,10 @@ EXPORT_FORMAT = "mimetic-practice-export"
 EXPORT_VERSION = 1
 #: the CSV export's columns: one row per exercise of each session (a session without exercises: one row)
 CSV_COLUMNS = ("session_id", "day", "started_at", "finished_at", "routine", "session_score", "exercise", "position",
-               "score", "left", "right", "symmetry", "hold", "stability", "synkinesis", "skipped")
+               "score", "left", "right", "symmetry", "hold", "stability", "synkinesis", "skipped",
+               # issue 17: the session's affected side, calibration and Sunnybrook-shaped estimate (null = not tested)
+               "partial", "affected_side", "calibration_quality", "calibration_attempts", "calibration_warnings",
+               "sb_resting", "sb_voluntary", "sb_synkinesis", "sb_composite", "sb_not_tested")
 
 
 
@@ -75,10 +78,23 @@ def _exercise_dict(r: ExerciseResultRow) -> dict[str, Any]:
             "skipped": r.skipped}
 
 
+def _calibration_summary(result: Any) -> dict[str, Any] | None:
+    """The stored calibration's quality, attempts and warnings (message keys), or None (issue 17)."""
+    cal = result.get("calibration") if isinstance(result, dict) else None
+    if not isinstance(cal, dict) or not cal:
+        return None
+    warnings = [w for w in cal.get("warnings") or []]
+    return {"quality": cal.get("quality") or ("poor" if warnings else "good"), "attempts": cal.get("attempts", 1),
+            "warnings": warnings, "refused": cal.get("refused") or []}
+
+
 def _session_summary(row: PracticeSessionRow, exercises: list[ExerciseResultRow]) -> dict[str, Any]:
+    result = row.result if isinstance(row.result, dict) else {}
     return {"id": row.id, "day": row.day.isoformat(), "started_at": _iso(aware(row.started_at)),
             "finished_at": _iso(aware(row.finished_at)), "routine": row.routine, "score": row.score,
-            "exercises": [_exercise_dict(e) for e in sorted(exercises, key=lambda e: e.position)]}
+            "exercises": [_exercise_dict(e) for e in sorted(exercises, key=lambda e: e.position)],
+            "partial": bool(result.get("partial", False)), "affected_side": result.get("affected_side"),
+            "calibration": _calibration_summary(result), "sunnybrook": row.sunnybrook}
 
 
 def _routine_name(routine: Any) -> str:
@@ -327,12 +343,21 @@ class PracticeStore:
         for sess in data["sessions"]:
             head = [sess["id"], sess["day"], sess["started_at"], sess["finished_at"], _cell(sess["routine"]),
                     _cell(sess["score"])]
+            cal = sess.get("calibration") or {}
+            sb = sess.get("sunnybrook") or {}
+            tail = [sess.get("partial", False), _cell(sess.get("affected_side")), _cell(cal.get("quality")),
+                    _cell(cal.get("attempts")),
+                    _cell(" ".join(str(x.get("key", x)) if isinstance(x, dict) else str(x)
+                                   for x in cal.get("warnings") or []) or None),
+                    _cell(sb.get("resting_symmetry")), _cell(sb.get("voluntary_movement")),
+                    _cell(sb.get("synkinesis")), _cell(sb.get("composite")),
+                    _cell(" ".join(sb.get("not_tested") or []) or None)]
             if not sess["exercises"]:
-                w.writerow(head + [""] * (len(CSV_COLUMNS) - len(head)))
+                w.writerow(head + [""] * 10 + tail)
             for e in sess["exercises"]:
                 w.writerow(head + [_cell(e[k]) for k in ("exercise", "position", "score", "left", "right",
                                                          "symmetry", "hold", "stability", "synkinesis",
-                                                         "skipped")])
+                                                         "skipped")] + tail)
         return buf.getvalue()
 
 

@@ -39,6 +39,10 @@ CNN_NAME, GEO_NAME = "expression.onnx", "expression_geometric.onnx"
 CARD_SETS = ("ferplus_test", "fer2013_private")
 
 
+#: The heading of the micro-expression recogniser's section of MODEL_CARD.md (written by hand, kept on ship).
+MICRO_SECTION = "# Micro-expression recogniser"
+
+
 def _copy(src: Path, dst: Path) -> Path:
     from mimetic.media.atomic import atomic_path
 
@@ -68,7 +72,7 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
     if not image.is_file():
         return None
     from mimetic.analyzer import Analyzer
-    from mimetic.facs.estimate import estimate_aus
+    from mimetic.facs.estimate import knot_aus
     from mimetic.facs.geometry import frontal_points
     from mimetic.media.images import read_image
 
@@ -80,7 +84,7 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
     face = faces[0]
     model = FusedExpression(models_dir / CNN_NAME, models_dir / GEO_NAME, models_dir / FUSION_NAME)
     frontal = frontal_points(face)
-    aus = estimate_aus(face, frontal=frontal)
+    aus = knot_aus(face, frontal=frontal)
 
     def bench(fn) -> tuple[float, float]:
         for _ in range(30):
@@ -146,6 +150,9 @@ def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathL
                       models=models, command=command)
     from mimetic.media.atomic import atomic_write_text
 
+    old = models / "MODEL_CARD.md"
+    if old.is_file() and MICRO_SECTION in old.read_text():  # the micro-expression model's section is kept
+        card = card.rstrip("\n") + "\n\n" + old.read_text()[old.read_text().index(MICRO_SECTION):]
     atomic_write_text(models / "MODEL_CARD.md", card)
     atomic_write_text(out / "MODEL_CARD.md", card)
     log(f"shipped ({shipped}) into {models}: {CNN_NAME}, {GEO_NAME}, {FUSION_NAME}, MODEL_CARD.md")

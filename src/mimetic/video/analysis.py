@@ -59,10 +59,12 @@ class VideoCollector:
 
     ``spot``: also run the micro-expression spotter (``spot_config``: a :class:`SpotConfig`). ``smoothing``:
     seconds of the timeline's moving average. ``keep_crops``: keep representative face crops (for reports).
+    ``recognize``: give each spotted micro-expression its class (negative / positive / surprise) with the shipped
+    recogniser (``micro_model``: another ONNX file); skipped when no model is shipped.
     """
 
     def __init__(self, source: str = "", *, spot: bool = False, spot_config=None, smoothing: float = SMOOTHING,
-                 min_segment: float = 0.5, keep_crops: bool = True):
+                 min_segment: float = 0.5, keep_crops: bool = True, recognize: bool = True, micro_model=None):
         self.source = source
         self.builder = TimelineBuilder(source=source, smoothing=smoothing, min_segment=min_segment,
                                        keep_crops=keep_crops)
@@ -70,7 +72,9 @@ class VideoCollector:
         if spot:
             from mimetic.video.spotting import Spotter
 
-            self.spotter = Spotter(spot_config) if spot_config is not None else Spotter(thumbnails=keep_crops)
+            recognizer = _micro_recognizer(micro_model) if recognize else None
+            self.spotter = (Spotter(spot_config, recognizer=recognizer) if spot_config is not None
+                            else Spotter(thumbnails=keep_crops, recognizer=recognizer))
         self.width = self.height = 0
         self._t0 = None
 
@@ -98,6 +102,21 @@ class VideoCollector:
                              self.height, time.perf_counter() - self._t0 if self._t0 else 0.0)
 
 
+def _micro_recognizer(path=None):
+    """The micro-expression recogniser, or None when no model is shipped (or it cannot be loaded: a warning)."""
+    from mimetic.video.recognition.runtime import MicroRecognizer, available
+
+    if not available(path):
+        return None
+    try:
+        return MicroRecognizer(path)
+    except Exception as e:  # a broken model file must not stop the analysis
+        import warnings
+
+        warnings.warn(f"micro-expression model could not be loaded ({e}); events get no class", stacklevel=3)
+        return None
+
+
 def analyze_video(analyzer, path: str | os.PathLike, *, fps: float | None = None, stride: int = 1,
                   start: float = 0.0, end: float | None = None, spot: bool = True, spot_config=None,
                   smoothing: float = SMOOTHING, keep_crops: bool = True, progress=None,
@@ -116,13 +135,18 @@ def events_frame(events) -> Any:
     import pandas as pd
 
     cols = ["track_id", "onset_frame", "apex_frame", "offset_frame", "onset", "apex", "offset", "duration", "kind",
-            "score", "motion", "regions", "aus"]
+            "score", "motion", "regions", "aus", "label"]
     rows = []
     for e in events or []:
         d = e.to_dict()
         d["regions"] = "+".join(d["regions"])
         d["aus"] = "+".join(d["aus"])
+        for name, p in d.pop("probabilities").items():
+            d[f"p_{name}"] = p
+            if f"p_{name}" not in cols:
+                cols.append(f"p_{name}")
         rows.append(d)
+    cols.append("label_note")
     df = pd.DataFrame(rows, columns=cols)
     df["track_id"] = df["track_id"].astype("Int64")
     return df

@@ -72,7 +72,9 @@ _TEMPLATE = """<!DOCTYPE html>
  <tr><th>faces (tracks)</th><td>{{ stats.tracks }}</td></tr>
  <tr><th>expression changes</th><td>{{ stats.changes }}</td></tr>
  <tr><th>micro-expressions</th><td>{% if stats.micro is none %}not spotted (run with <code>--spot</code>){% else %}
-   {{ stats.micro }} micro, {{ stats.macro }} macro{% endif %}</td></tr>
+   {{ stats.micro }} micro, {{ stats.macro }} macro{% if stats.micro_share is not none and (stats.micro or stats.macro) %}
+   ({{ "%.0f"|format(100 * stats.micro_share) }} % micro){% endif %}{% if stats.micro_classes %}; micro by type:
+   {% for k, v in stats.micro_classes.items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %}{% endif %}</td></tr>
  <tr><th>settings</th><td>smoothing: {{ smoothing }} s centred moving average; segments shorter than
    {{ min_segment }} s merged; windows of {{ window }} s{% if spot_window %}; spotting window {{ spot_window }} s{% endif %}</td></tr>
 </table>
@@ -129,11 +131,12 @@ _TEMPLATE = """<!DOCTYPE html>
 {% else %}
 <table>
  <tr><th>#</th><th>track</th><th>kind</th><th>onset</th><th>apex</th><th>offset</th><th>duration (s)</th>
-     <th>regions</th><th>AUs</th><th>score</th><th>onset / apex / offset</th></tr>
+     <th>regions</th><th>AUs</th><th>score</th><th>type</th><th>onset / apex / offset</th></tr>
  {% for e in events %}<tr><td class="num">{{ loop.index }}</td><td>{{ e.track_id }}</td><td class="{{ e.kind }}">{{ e.kind }}</td>
  <td class="num">{{ e.onset_frame }}<br>{{ clock(e.onset) }}</td><td class="num">{{ e.apex_frame }}<br>{{ clock(e.apex) }}</td>
  <td class="num">{{ e.offset_frame }}<br>{{ clock(e.offset) }}</td><td class="num">{{ "%.3f"|format(e.duration) }}</td>
  <td>{{ e.regions|join(", ") }}</td><td>{{ e.aus|join(", ") }}</td><td class="num">{{ "%.2f"|format(e.score) }}</td>
+ <td>{% if e.label %}{{ e.label }} ({{ "%.0f"|format(100 * e.probabilities[e.label]) }} %){% elif e.label_note %}<span class="note">{{ e.label_note }}</span>{% endif %}</td>
  <td class="thumbs">{% for im in e.thumbs %}<img alt="{{ im.phase }}" width="{{ im.size }}" height="{{ im.size }}" src="data:image/jpeg;base64,{{ im.jpg }}">{% endfor %}</td></tr>{% endfor %}
 </table>{% if events_cut %}<p class="note">{{ events_cut }} more events in the events CSV.</p>{% endif %}
 {% endif %}

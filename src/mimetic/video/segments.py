@@ -179,7 +179,9 @@ def expression_stats(timeline: Timeline, segments: Sequence[Segment] | None = No
     ``{"duration": s, "frames": n, "fps": f, "tracks": n, "frames_with_face": n, "per_track": {id: {...}}}``
     where each track has ``seconds`` (time seen), ``changes`` (label changes between consecutive segments),
     ``segments``, ``time_share`` {label: fraction of ``seconds``}, ``dominant`` (largest share),
-    ``micro``/``macro`` (event counts; ``None`` when spotting did not run) and ``micro_per_minute``.
+    ``micro``/``macro`` (event counts; ``None`` when spotting did not run) and ``micro_per_minute``. Overall also
+    ``micro_share`` (micro events / all events) and ``micro_classes`` ({class: micro events recognised as it, plus
+    ``"unclassified"``}; empty when no recogniser ran).
     """
     segs = timeline.segments() if segments is None else list(segments)
     per = {}
@@ -208,7 +210,25 @@ def expression_stats(timeline: Timeline, segments: Sequence[Segment] | None = No
             "tracks": len(timeline.tracks), "changes": sum(p["changes"] for p in per.values()),
             "micro": None if events is None else sum(e.kind == "micro" for e in events),
             "macro": None if events is None else sum(e.kind == "macro" for e in events),
+            "micro_share": None if events is None else (
+                round(sum(e.kind == "micro" for e in events) / len(events), 4) if events else 0.0),
+            "micro_classes": _micro_classes(events),
             "per_track": per}
+
+
+def _micro_classes(events: Sequence[Any] | None) -> dict[str, int]:
+    """{class: count} of the micro events a recogniser labelled (and ``unclassified``); {} when none ran."""
+    micro = [e for e in events or () if e.kind == "micro"]
+    if not any(getattr(e, "label", None) or getattr(e, "label_note", "") for e in micro):
+        return {}
+    out: dict[str, int] = {}
+    for e in micro:
+        for name, _ in getattr(e, "probabilities", ()) or ():
+            out.setdefault(name, 0)
+    for e in micro:
+        key = e.label or "unclassified"
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def segments_frame(segments: Iterable[Segment]) -> pd.DataFrame:

@@ -135,13 +135,19 @@ class Event:
     motion: float  # peak motion, fraction of the inter-ocular distance
     regions: tuple[str, ...] = ()  # region groups that moved most (brows, eyes, nose, mouth, chin)
     aus: tuple[str, ...] = ()  # AUs whose intensity changed most
+    # micro-expressions, when a recogniser runs (mimetic.video.recognition.runtime): the class, its probabilities,
+    # or why there is none (label None and a note)
+    label: str | None = None
+    probabilities: tuple[tuple[str, float], ...] = ()
+    label_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"track_id": self.track_id, "onset_frame": self.onset_frame, "apex_frame": self.apex_frame,
                 "offset_frame": self.offset_frame, "onset": round(self.onset, 4), "apex": round(self.apex, 4),
                 "offset": round(self.offset, 4), "duration": round(self.duration, 4), "kind": self.kind,
                 "score": round(self.score, 3), "motion": round(self.motion, 5), "regions": list(self.regions),
-                "aus": list(self.aus)}
+                "aus": list(self.aus), "label": self.label, "probabilities": dict(self.probabilities),
+                "label_note": self.label_note}
 
 
 # -- geometry ---------------------------------------------------------------------------------------------------
@@ -297,7 +303,9 @@ class Spotter:
     for up to ``max_thumbnails`` events (the strongest are kept).
     """
 
-    def __init__(self, config: SpotConfig | None = None, **overrides):
+    def __init__(self, config: SpotConfig | None = None, *, recognizer=None, **overrides):
+        """``recognizer``: a :class:`mimetic.video.recognition.runtime.MicroRecognizer` (or anything with its
+        ``classify``) that gives each micro event its class from the onset and apex crops."""
         import cv2
 
         self.cfg = config or SpotConfig()
@@ -309,6 +317,8 @@ class Spotter:
         self._tracks: dict[Any, _TrackState] = {}
         self.events: list[Event] = []
         self.thumbnails: dict[tuple[Any, int], dict[str, np.ndarray]] = {}
+        self.recognizer = recognizer
+        self.recognition_ms: list[float] = []  # CPU time of each recognition
         self._flow = None
         self._region_idx = [list(v) for v in REGIONS.values()]
         step = self.cfg.crop / GRID
@@ -622,10 +632,37 @@ class Spotter:
         ev = Event(st.track_id, first.index, peak.index, last.index, first.t, peak.t, last.t, duration,
                    "micro" if duration < cfg.micro_max else "macro", float(peak.score), float(peak.motion / iod),
                    tuple(groups), tuple(aus))
+        if self.recognizer is not None and ev.kind == "micro":
+            ev = self._recognize(st, ev)
         self.events.append(ev)
         if cfg.thumbnails:
             self._keep_thumbnails(st, ev)
         return [ev]
+
+    def _recognize(self, st: _TrackState, ev: Event) -> Event:
+        """The event with its class, from the aligned crops of its onset and apex frames, or with the reason why
+        it has none."""
+        from dataclasses import replace
+
+        frames = [f for f in st.frames if ev.onset_frame <= f.index <= ev.apex_frame]
+        on = next((f for f in frames if f.index == ev.onset_frame), None)
+        ap = next((f for f in frames if f.index == ev.apex_frame), None)
+        gaps = np.diff([f.t for f in frames]) if len(frames) > 1 else np.zeros(0)
+        if on is None or ap is None or on.grey.size == 0 or ap.grey.size == 0:
+            note = "no face crops at onset and apex (frames not given, or no longer buffered)"
+        elif ev.apex_frame <= ev.onset_frame:
+            note = "too short for a flow: the apex is the onset frame"
+        elif gaps.size and st.dt and gaps.max() > 2.5 * st.dt:
+            note = "face lost between onset and apex"
+        else:
+            try:
+                r = self.recognizer.classify(on.grey, ap.grey, canonical=self.cfg.crop)
+            except Exception as e:  # a failed recognition must not lose the event
+                note = f"recognition failed: {e}"
+            else:
+                self.recognition_ms.append(r.cpu_ms)
+                return replace(ev, label=r.label, probabilities=tuple(r.probabilities.items()))
+        return replace(ev, label_note=note)
 
     def _keep_thumbnails(self, st: _TrackState, ev: Event) -> None:
         got = {}

@@ -5,7 +5,8 @@
 
 Modules: ``app`` (the factory), ``settings``, ``api`` (JSON routes), ``live`` (the WebSocket), ``pages`` and
 ``i18n`` (templates in four languages), ``uploads`` (streamed uploads with limits), ``images`` (photo results),
-``jobs`` (video jobs), ``videocheck``, ``timeline``, ``workers`` (one Analyzer per thread), ``errors``, ``serve``.
+``jobs`` (video jobs), ``videocheck``, ``timeline``, ``workers`` (one Analyzer per thread), ``errors``, ``serve``,
+``hosts`` (the Host allow-list and trusted proxies), ``datalock`` (one data directory, one server).
 Its dependencies (FastAPI, uvicorn, SQLAlchemy, Alembic, Jinja2, ...) are among mimetic's own; nothing else in
 mimetic imports this package except the ``serve`` command, lazily.
 """

@@ -120,15 +120,14 @@ def login(request: Request, email: str = Form(""), password: str = Form(""), nex
     ip = auth.client_ip(request)
     form = {"email": email}
     target = auth.safe_next(next, "")
-    wait = svc.limiter.login_retry_after(ip, email)
+    wait = svc.limiter.attempt(ip, email)  # counted before the (slow) password check: parallel guesses wait too
     if wait:
         message, headers = auth.too_many(wait)
         return _page(request, "login", status_code=429, headers=headers, error=message, next=target, form=form)
     user = svc.accounts.authenticate(email, password)
     if user is None:
-        svc.limiter.failed(ip, email)
         return _page(request, "login", status_code=401, error_key="accounts.error_login", next=target, form=form)
-    svc.limiter.succeeded(email)
+    svc.limiter.succeeded(ip, email)
     return _log_in(request, user, target or _home(user))
 
 
@@ -154,14 +153,14 @@ def account_page(request: Request, user: UserRecord = Depends(auth.require_user)
 
 
 def _wrong_password(request: Request, user: UserRecord, section: str) -> Response:
-    """A wrong current password counts as a failed login (rate-limited the same way)."""
-    svc = _svc(request)
-    svc.limiter.failed(auth.client_ip(request), user.email)
+    """A wrong current password counts as a failed login (the attempt :func:`_limited` counted stays counted)."""
     return _account(request, user, status_code=400, error_key="accounts.error_password", section=section)
 
 
 def _limited(request: Request, user: UserRecord, section: str) -> Response | None:
-    wait = _svc(request).limiter.login_retry_after(auth.client_ip(request), user.email)
+    """Count a password attempt of the user (as a login attempt, before the password is checked); the 429 page
+    when there have been too many. The caller gives the attempt back unless the password turns out wrong."""
+    wait = _svc(request).limiter.attempt(auth.client_ip(request), user.email)
     if not wait:
         return None
     message, headers = auth.too_many(wait)
@@ -175,15 +174,19 @@ def change_password(request: Request, user: UserRecord = Depends(auth.require_us
                     password: str = Form(""), password2: str = Form("")) -> Response:
     if (limited := _limited(request, user, "password")) is not None:
         return limited
+    limiter, ip = _svc(request).limiter, auth.client_ip(request)
     if password != password2:
+        limiter.not_checked(ip, user.email)
         return _account(request, user, status_code=400, error_key="accounts.error_mismatch", section="password")
     accounts = _svc(request).accounts
     try:
         changed = accounts.change_password(user.id, current, password)
-    except AccountError as e:
+    except AccountError as e:  # the current password was right; the new one breaks the policy
+        limiter.succeeded(ip, user.email)
         return _account(request, user, status_code=400, error=_message(request, e), section="password")
     if not changed:
         return _wrong_password(request, user, "password")
+    limiter.succeeded(ip, user.email)
     accounts.end_all_logins(user.id, except_token=auth.session_token(request))  # every other browser is logged out
     return _see_other("/account?done=password")
 
@@ -240,9 +243,13 @@ def delete_account(request: Request, user: UserRecord = Depends(auth.require_use
         return limited
     accounts = _svc(request).accounts
     if confirm != "yes":
+        _svc(request).limiter.not_checked(auth.client_ip(request), user.email)
         return _account(request, user, status_code=400, error_key="accounts.error_confirm", section="delete")
     if not accounts.check_user_password(user.id, password):
         return _wrong_password(request, user, "delete")
+    svc = _svc(request)
+    svc.runner.delete_owned_by(user.id)  # the user's video jobs and photo results, files included
+    svc.images.delete_owned_by(user.id)
     accounts.delete_user(user.id)  # logins, links, invitations, sessions and results go with it (cascade)
     response = _see_other("/login?done=deleted")
     auth.clear_login_cookie(request, response)

@@ -55,6 +55,15 @@ def services(request: Request) -> Services:
     return request.app.state.services
 
 
+def viewer_id(request: Request) -> str | None:
+    """The logged-in user's id (results they make are theirs: 404 to everyone else), or None (anonymous results
+    are capability URLs: whoever has the id may read and delete them)."""
+    from mimetic.web.auth import current_user
+
+    user = current_user(request)
+    return user.id if user is not None else None
+
+
 # -- health --------------------------------------------------------------------------------------------------------
 @router.get("/health", response_model=Health, tags=["server"], summary="Is the server up; queue and session counts")
 def health(request: Request) -> dict[str, Any]:
@@ -103,13 +112,21 @@ async def analyze_image(
     image gets 415, a damaged one 422, one over the size limit 413 (checked while it is uploaded)."""
     svc = services(request)
     s = svc.settings
-    if svc.image_pool.pending >= svc.image_pool.max_pending:
-        raise ApiError(503, "the server is busy; try again shortly", headers={"Retry-After": "2"})
-    upload = await receive_upload(request, limit=s.max_image_bytes, timeout=s.upload_timeout, what="image")
-    out = await svc.image_pool.run(
-        partial(svc.images.analyze, name=upload.filename, max_pixels=s.max_image_pixels,
-                min_face=s.min_face if min_face is None else min_face, keep=keep, render=render),
-        upload.data, timeout=s.request_timeout)
+    owner = await run_in_threadpool(viewer_id, request)
+    ticket = svc.image_pool.admit()  # 503 before a byte of the body is read when every place is taken
+    spool = svc.images.spool()
+    try:
+        upload = await receive_upload(request, limit=s.max_image_bytes, timeout=s.upload_timeout, what="image",
+                                      path=spool)
+        out = await svc.image_pool.run(
+            partial(svc.images.analyze_file, name=upload.filename, max_pixels=s.max_image_pixels,
+                    min_face=s.min_face if min_face is None else min_face, keep=keep, render=render,
+                    owner=owner),
+            spool, timeout=s.request_timeout, ticket=ticket)
+    finally:
+        if not ticket.handed:  # the analysis never started: the place and the spooled upload are ours to drop
+            ticket.release()
+            spool.unlink(missing_ok=True)
     if not landmarks:
         for f in out["result"]["faces"]:
             for k in ("landmarks", "landmarks_norm", "landmarks68", "transform"):
@@ -121,10 +138,11 @@ async def analyze_image(
             summary="A photo analysis again: its metadata, files and result")
 def get_image(request: Request, image_id: str) -> dict[str, Any]:
     images = services(request).images
-    meta = images.get(image_id)
+    viewer = viewer_id(request)
+    meta = images.get(image_id, viewer)
     out = images.describe(meta)
     try:
-        out["result"] = json.loads(images.file(image_id, "result.json").read_text())
+        out["result"] = json.loads(images.file(image_id, "result.json", viewer).read_text())
     except (ApiError, FileNotFoundError, ValueError):
         out["result"] = None
     return out
@@ -134,14 +152,14 @@ def get_image(request: Request, image_id: str) -> dict[str, Any]:
             summary="One file of a photo analysis: overlay.jpg, muscles-N.jpg, result.json, result.csv, source.*")
 def get_image_file(request: Request, image_id: str, name: str,
                    download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:
-    path = services(request).images.file(image_id, name)
+    path = services(request).images.file(image_id, name, viewer_id(request))
     return _file(path, f"mimetic-photo-{image_id[:8]}-{path.name}", download)
 
 
 @router.delete("/images/{image_id}", status_code=204, responses=_ERRORS, tags=["photos"],
                summary="Delete a photo analysis and all its files now")
 def delete_image(request: Request, image_id: str) -> Response:
-    if not services(request).images.delete(image_id):
+    if not services(request).images.delete(image_id, viewer_id(request)):
         raise ApiError(404, f"no photo analysis with id {image_id!r}")
     return Response(status_code=204)
 
@@ -196,6 +214,7 @@ async def create_job(
     if not svc.runner.has_room():
         raise ApiError(503, f"the job queue is full ({s.max_queued_jobs} videos waiting); try again later",
                        headers={"Retry-After": "30"})
+    owner = await run_in_threadpool(viewer_id, request)
     job_id = str(uuid.uuid4())
     folder = svc.runner.folder(job_id)
     incoming = folder / ".upload.partial"
@@ -214,7 +233,7 @@ async def create_job(
                   "source": source.name, "width": info.width, "height": info.height,
                   "duration": info.duration, "video_fps": round(info.fps, 3)}
         job = await run_in_threadpool(partial(svc.store.create, job_id=job_id, source_name=upload.filename,
-                                              params=params, keep_media=keep))
+                                              params=params, keep_media=keep, owner_id=owner))
     except BaseException:
         import shutil
 
@@ -228,7 +247,7 @@ async def create_job(
             summary="A job's status, progress, statistics and files")
 async def get_job(request: Request, job_id: str) -> dict[str, Any]:
     svc = services(request)
-    job = await run_in_threadpool(svc.runner.get, job_id)
+    job = await run_in_threadpool(svc.runner.get, job_id, await run_in_threadpool(viewer_id, request))
     return job_view(job, svc)
 
 
@@ -239,7 +258,8 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
     """``text/event-stream``: an ``event: job`` with the job's JSON (as ``GET /jobs/{id}``) whenever it changes,
     a comment every 15 s to keep the connection open, and the stream ends after the final state."""
     svc = services(request)
-    await run_in_threadpool(svc.runner.get, job_id)  # 404 before the stream starts
+    viewer = await run_in_threadpool(viewer_id, request)
+    await run_in_threadpool(svc.runner.get, job_id, viewer)  # 404 before the stream starts
 
     async def stream():
         last, quiet_since = None, time.monotonic()
@@ -270,7 +290,7 @@ async def job_events(request: Request, job_id: str) -> StreamingResponse:
                     "the change log and the micro-expression events")
 async def job_timeline(request: Request, job_id: str) -> Response:
     svc = services(request)
-    job = await run_in_threadpool(svc.runner.get, job_id)
+    job = await run_in_threadpool(svc.runner.get, job_id, await run_in_threadpool(viewer_id, request))
     if "timeline.json" not in job.files:
         raise ApiError(404 if job.finished else 409, f"job {job_id} has no timeline "
                        + ("(it failed)" if job.status == "failed" else f"yet (it is {job.status})"))
@@ -283,7 +303,7 @@ async def job_timeline(request: Request, job_id: str) -> Response:
 async def job_file(request: Request, job_id: str, name: str,
                    download: Annotated[bool, Query(description="as an attachment")] = False) -> FileResponse:
     svc = services(request)
-    job = await run_in_threadpool(svc.runner.get, job_id)
+    job = await run_in_threadpool(svc.runner.get, job_id, await run_in_threadpool(viewer_id, request))
     if name not in job.files:
         have = ", ".join(job.files) or "none yet"
         raise ApiError(404, f"job {job_id} has no file {name!r} (files: {have})")
@@ -298,6 +318,7 @@ async def job_file(request: Request, job_id: str, name: str,
                summary="Delete a job and all its files (a running job is stopped first)")
 async def delete_job(request: Request, job_id: str) -> Response:
     svc = services(request)
+    await run_in_threadpool(svc.runner.get, job_id, await run_in_threadpool(viewer_id, request))  # 404 unless theirs
     if not await run_in_threadpool(svc.runner.delete, job_id):
         raise ApiError(404, f"no job with id {job_id!r}")
     return Response(status_code=204)

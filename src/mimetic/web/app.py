@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
     """The web app. ``settings`` defaults to :meth:`Settings.from_env`; ``warm`` loads the photo workers' models
     at start-up (in the background) so the first request is not slow."""
     from mimetic import __version__
-    from mimetic.web import account_pages, api, auth, live, pages, practice_pages, practice_ws
+    from mimetic.web import account_pages, api, auth, hosts, live, pages, practice_pages, practice_ws
     from mimetic.web.services import Services
 
     settings = settings or Settings.from_env()
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
     app.state.settings = settings
     errors.install(app)
     auth.install(app)
+    hosts.install(app, settings)
     app.include_router(api.router)
     app.include_router(live.router)
     app.include_router(pages.router)

@@ -5,8 +5,9 @@
 - Every form that changes something carries a hidden ``csrf_token`` (fetch: header ``X-CSRF-Token``; WebSocket:
   the first message). Logged in, the token is the one bound to the login; before login (the login and register
   forms) it is a double-submit token: the same random value in the form and in the HttpOnly cookie ``mimetic_csrf``.
-- Failed logins are counted per email address and per IP address in a sliding window; past the limit the server
-  answers 429 with ``Retry-After`` until the window has passed.
+- Password attempts are counted per email address and per IP address in a sliding window, atomically before the
+  password is checked (a right one is given back); past the limit the server answers 429 with ``Retry-After``
+  until the window has passed.
 
 ``current_user(request)`` reads the cookie (once per request); ``require_user`` sends pages to
 ``/login?next=<path>`` and answers the API with 401; ``require_role("clinician")`` answers 403 to the others.
@@ -225,13 +226,35 @@ class RateLimiter:
 
     def hit(self, key: str) -> None:
         with self._lock:
+            self._record(key, self.clock())
+
+    def _record(self, key: str, now: float) -> None:
+        q = self._fresh(key, now)
+        q.append(now)
+        self._events[key] = q
+        if len(self._events) > 100_000:  # never grow without bound: forget the oldest keys
+            for k in list(self._events)[:10_000]:
+                self._events.pop(k, None)
+
+    def take(self, key: str) -> float:
+        """Check and count one event in one step: 0 when it was allowed (and is now counted), else the seconds
+        until one is. Parallel callers can never all pass the check before any of them is counted."""
+        with self._lock:
             now = self.clock()
             q = self._fresh(key, now)
-            q.append(now)
-            self._events[key] = q
-            if len(self._events) > 100_000:  # never grow without bound: forget the oldest keys
-                for k in list(self._events)[:10_000]:
-                    self._events.pop(k, None)
+            if len(q) >= self.limit:
+                return max(0.0, q[0] + self.window - now)
+            self._record(key, now)
+            return 0.0
+
+    def give_back(self, key: str) -> None:
+        """Uncount the latest event of ``key`` (an attempt that turned out not to count)."""
+        with self._lock:
+            q = self._events.get(key)
+            if q:
+                q.pop()
+                if not q:
+                    self._events.pop(key, None)
 
     def reset(self, key: str) -> None:
         with self._lock:
@@ -239,22 +262,37 @@ class RateLimiter:
 
 
 class LoginLimiter:
-    """Failed logins per email address and per IP address; registrations per IP address."""
+    """Password attempts per email address and per IP address; registrations per IP address.
+
+    An attempt is counted *before* its password is checked (:meth:`attempt`, atomic), so parallel requests cannot
+    all be checked before the first failure is counted; a right password gives the attempt back
+    (:meth:`succeeded`) and clears the address's count.
+    """
 
     def __init__(self, settings):
         self.email = RateLimiter(settings.login_attempts, settings.login_window)
         self.ip = RateLimiter(settings.login_attempts_ip, settings.login_window)
         self.register = RateLimiter(settings.register_attempts_ip, settings.register_window)
 
-    def login_retry_after(self, ip: str, email: str) -> float:
-        return max(self.ip.retry_after(ip), self.email.retry_after(email.strip().lower()))
+    def attempt(self, ip: str, email: str) -> float:
+        """0 when a password may be checked now (the attempt is counted), else the seconds to wait (429)."""
+        wait = self.ip.take(ip)
+        if wait:
+            return wait
+        wait = self.email.take(email.strip().lower())
+        if wait:
+            self.ip.give_back(ip)
+        return wait
 
-    def failed(self, ip: str, email: str) -> None:
-        self.ip.hit(ip)
-        self.email.hit(email.strip().lower())
-
-    def succeeded(self, email: str) -> None:
+    def succeeded(self, ip: str, email: str) -> None:
+        """The attempt's password was right: it does not count against the address, and the email's count ends."""
+        self.ip.give_back(ip)
         self.email.reset(email.strip().lower())
+
+    def not_checked(self, ip: str, email: str) -> None:
+        """The attempt ended before its password was checked (e.g. the new passwords differ): uncount it."""
+        self.ip.give_back(ip)
+        self.email.give_back(email.strip().lower())
 
 
 def client_ip(conn: HTTPConnection) -> str:

@@ -3,8 +3,9 @@
 One connection, in order (``docs/web.md``, "Frame sockets"):
 
 1. The server accepts; a page of another origin is refused (``error`` 403, close 4403); the page's handler may
-   refuse the connection too (the practice socket without a login: 401, close 4401); over
-   ``max_live_sessions`` the answer is ``error`` 503 and close 1013.
+   refuse the connection too (the practice socket without a login: 401, close 4401), and again before any later
+   message (the practice socket once its login has ended); over ``max_live_sessions`` the answer is ``error`` 503
+   and close 1013. (A Host name that is not allowed never reaches here: :mod:`mimetic.web.hosts`.)
 2. The server sends ``{"type": "ready", "protocol": 1, "max_frame_bytes", "max_pixels", "server_time", ...}``
    plus the page's own fields.
 3. The client sends frames as binary messages (JPEG, PNG or WebP), one at a time: every frame the session takes
@@ -13,7 +14,8 @@ One connection, in order (``docs/web.md``, "Frame sockets"):
    "server_time", ...}``) or ``{"type": "error", "seq", "status": 413|415|422|500|504, "message"}``; the session
    goes on after a frame error. A frame the session cannot take yet gets error 409 (no ``seq``).
 4. Text messages are JSON objects with a ``type``: ``ping`` (answered ``pong`` with ``server_time``) and the
-   page's own types; anything else is error 422.
+   page's own types; anything else is error 422 (413 over :data:`MAX_TEXT_CHARS`, 422 nested deeper than
+   :data:`MAX_JSON_DEPTH`); the session goes on.
 5. The page's handler may end the session: it sends its last messages and closes with 1000.
 
 This module owns all of that: accepting, the origin check, the live-session slot, receiving, size limits,
@@ -43,6 +45,7 @@ log = logging.getLogger("mimetic.web")
 PROTOCOL = 1
 #: close codes (4000-4999 are the application's own)
 CLOSE_DONE = 1000
+CLOSE_SERVER_ERROR = 1011
 CLOSE_BUSY = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -68,13 +71,58 @@ class Refused(Exception):
         self.status, self.message, self.code, self.reason = status, message, code, reason
 
 
-def json_object(text: str) -> dict[str, Any] | None:
-    """A text message as a JSON object, or None when it is not one (answered 422)."""
+#: the longest text message (characters) and the deepest nesting a text message may have; every message of the
+#: protocol is a flat object (a list of exercise ids at most), so these are far above any real one
+MAX_TEXT_CHARS = 64 * 1024
+MAX_JSON_DEPTH = 16
+
+
+class BadMessage(ValueError):
+    """A text message that is not one the protocol takes: ``status`` 413 (too long) or 422, and why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A text message as a JSON object; raises :class:`BadMessage` (413 over :data:`MAX_TEXT_CHARS`, 422 when it is
+    not a JSON object or nests deeper than :data:`MAX_JSON_DEPTH`). The depth is bounded before ``json.loads``
+    would recurse into it, so no message can raise ``RecursionError`` in the server."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadMessage(413, f"text messages are at most {MAX_TEXT_CHARS} characters ({len(text)} sent)")
+    nested = f"text messages may be nested at most {MAX_JSON_DEPTH} levels deep"
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _max_open(text) > MAX_JSON_DEPTH:
+        raise BadMessage(422, nested)
     try:
         value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+    except (ValueError, RecursionError):
+        raise BadMessage(422, "text messages must be JSON objects") from None
+    if not isinstance(value, dict):
+        raise BadMessage(422, "text messages must be JSON objects")
+    return value
+
+
+def _max_open(text: str) -> int:
+    """The most brackets open at once, ignoring those inside JSON strings."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def same_origin(ws: WebSocket) -> bool:
@@ -154,6 +202,10 @@ class FrameHandler:
     async def admit(self, sock: FrameSocket) -> None:
         """Check the connection before it takes a live-session slot; raise :class:`Refused` to refuse it."""
 
+    async def recheck(self, sock: FrameSocket) -> None:
+        """Check the connection again before each message it sends (e.g. that its login still holds); raise
+        :class:`Refused` to end it."""
+
     async def open(self, sock: FrameSocket) -> None:
         """Set up after the slot is taken, before ``ready`` (e.g. ``await sock.run(open_analysis, ...)``)."""
 
@@ -225,9 +277,10 @@ async def _frame(sock: FrameSocket, handler: FrameHandler, data: bytes, seq: int
 
 
 async def _text(sock: FrameSocket, handler: FrameHandler, text: str) -> None:
-    msg = json_object(text)
-    if msg is None:
-        await sock.error(422, "text messages must be JSON objects")
+    try:
+        msg = json_object(text)
+    except BadMessage as bad:
+        await sock.error(bad.status, bad.message)
         return
     kind = msg.get("type")
     if kind == "ping":
@@ -265,6 +318,12 @@ async def serve(ws: WebSocket, handler: FrameHandler) -> None:
         while not sock.closed:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
+                break
+            try:
+                await handler.recheck(sock)
+            except Refused as refused:
+                await sock.error(refused.status, refused.message)
+                await sock.close(refused.code, refused.reason)
                 break
             text, data = message.get("text"), message.get("bytes")
             if text is not None:

@@ -3,8 +3,10 @@
 One analysis writes, all under a server-generated id: ``result.json`` (the JSON contract, landmarks included),
 ``result.csv`` (one row per face, :mod:`mimetic.table`), ``overlay.jpg`` (every face numbered, :func:`draw_faces`),
 ``muscles-<n>.jpg`` (the muscle map of face n, cropped to the face) and ``meta.json`` (what the API returns about
-it). The uploaded photo itself is only written when the caller asks to keep it (``source.<ext>``). Results are
-deleted after ``ttl`` seconds (:meth:`ImageResults.expire`) or on request.
+it, and its owner). The upload streams to ``<data>/images/.incoming/`` and is deleted after the analysis; it is only
+written with the results when the caller asks to keep it (``source.<ext>``). Results are deleted after ``ttl``
+seconds (:meth:`ImageResults.expire`) or on request. An analysis made by a logged-in user belongs to them (404 to
+everyone else); an anonymous one can be read and deleted by whoever has its id.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from mimetic.export import dumps
 from mimetic.store.jobs import is_job_id
 from mimetic.web.errors import ApiError, input_error
 
+#: where uploads stream to before their analysis (not an id: never listed, expired or served)
+INCOMING = ".incoming"
 #: Pillow format -> file extension, for a kept upload (the name is ours, never the client's).
 KEEP_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "BMP": "bmp", "GIF": "gif", "MPO": "jpg"}
 
@@ -49,10 +53,27 @@ class ImageResults:
         self.ttl = ttl
         self.url_prefix = url_prefix
         root.mkdir(parents=True, exist_ok=True)
+        self.incoming = root / INCOMING
+        shutil.rmtree(self.incoming, ignore_errors=True)  # uploads cut off by the last stop
+        self.incoming.mkdir()
+
+    def spool(self) -> Path:
+        """A new file name for an upload on its way in (the upload streams there, not into memory)."""
+        return self.incoming / f"{uuid.uuid4()}.upload"
 
     # -- analysis (runs on an AnalyzerPool thread) -------------------------------------------------------------
+    def analyze_file(self, analyzer, path: Path, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`analyze` of a spooled upload, which is deleted afterwards whatever happens."""
+        try:
+            data = path.read_bytes()
+        finally:
+            path.unlink(missing_ok=True)
+        return self.analyze(analyzer, data, **kwargs)
+
     def analyze(self, analyzer, data: bytes, *, name: str | None, max_pixels: int, min_face: int | None,
-                keep: bool, render: bool) -> dict[str, Any]:
+                keep: bool, render: bool, owner: str | None = None) -> dict[str, Any]:
+        """Analyse one photo and write its files. ``owner``: the id of the logged-in user who sent it (then only
+        they can read or delete it), None for an anonymous request (its id is the capability)."""
         from mimetic.media.images import read_image
 
         t0 = time.perf_counter()
@@ -83,6 +104,7 @@ class ImageResults:
                 "height": result.height,
                 "faces": len(result.faces),
                 "kept": keep,
+                "owner": owner,
                 "files": files,
                 "timings_ms": {"decode": round(1e3 * (t1 - t0), 1), "analysis": round(1e3 * (t2 - t1), 1),
                                "outputs": round(1e3 * (t3 - t2), 1)},
@@ -132,7 +154,7 @@ class ImageResults:
         files = meta["files"]
         links = {name: f"{base}/{name}" for name in files}
         return {
-            **{k: v for k, v in meta.items() if k != "files"},
+            **{k: v for k, v in meta.items() if k not in ("files", "owner")},
             "files": links,
             "overlay_url": links.get("overlay.jpg"),
             "muscle_map_urls": [links.get(f"muscles-{n}.jpg") for n in range(1, meta["faces"] + 1)],
@@ -149,23 +171,46 @@ class ImageResults:
         except (FileNotFoundError, ValueError):
             return None
         if self._expired(meta):
-            self.delete(image_id)
+            self._remove(image_id)
             return None
         return meta
 
-    def get(self, image_id: str) -> dict[str, Any]:
+    def get(self, image_id: str, viewer: str | None) -> dict[str, Any]:
+        """The analysis's metadata for ``viewer`` (the logged-in user's id, or None): 404 when it does not exist or
+        belongs to someone else (the same answer, so ids of other people's results tell nothing)."""
         meta = self.meta(image_id)
-        if meta is None:
+        if meta is None or (meta.get("owner") is not None and meta["owner"] != viewer):
             raise ApiError(404, f"no photo analysis with id {image_id!r} (unknown, deleted or expired)")
         return meta
 
-    def file(self, image_id: str, name: str) -> Path:
-        meta = self.get(image_id)
+    def file(self, image_id: str, name: str, viewer: str | None) -> Path:
+        meta = self.get(image_id, viewer)
         if name not in meta["files"]:  # the name is only ever a key: the path is built from stored values
             raise ApiError(404, f"photo analysis {image_id} has no file {name!r}; it has: {', '.join(meta['files'])}")
         return self.root / meta["id"] / meta["files"][meta["files"].index(name)]
 
-    def delete(self, image_id: str) -> bool:
+    def delete(self, image_id: str, viewer: str | None) -> bool:
+        """Delete an analysis ``viewer`` may see (:meth:`get`); False when there is none."""
+        try:
+            self.get(image_id, viewer)
+        except ApiError:
+            return False
+        return self._remove(image_id)
+
+    def delete_owned_by(self, owner: str) -> int:
+        """Delete every analysis of one user (their account is being deleted); how many."""
+        removed = 0
+        for folder in self.root.iterdir():
+            if folder.is_dir() and is_job_id(folder.name):
+                try:
+                    mine = json.loads((folder / "meta.json").read_text()).get("owner") == owner
+                except (FileNotFoundError, ValueError):
+                    continue
+                if mine and self._remove(folder.name):
+                    removed += 1
+        return removed
+
+    def _remove(self, image_id: str) -> bool:
         if not is_job_id(image_id):
             return False
         folder = self.root / image_id

@@ -32,7 +32,7 @@ from typing import Any
 from mimetic.errors import InputError, MimeticError
 from mimetic.store import JobRecord, JobStore
 from mimetic.store.jobs import is_job_id
-from mimetic.web.errors import ApiError
+from mimetic.web.errors import ApiError, disk_full
 
 log = logging.getLogger("mimetic.web.jobs")
 
@@ -169,11 +169,18 @@ class JobRunner:
                            headers={"Retry-After": "30"}) from None
         self._progress[job.id] = Progress(status="queued", updated=time.monotonic())
 
-    def get(self, job_id: str) -> JobRecord:
+    def get(self, job_id: str, viewer: str | None) -> JobRecord:
+        """The job for ``viewer`` (the logged-in user's id, or None): 404 when it does not exist or belongs to
+        someone else (a job made by a logged-in user is theirs; an anonymous job's id is its capability)."""
         job = self.store.get(job_id)
-        if job is None:
+        if job is None or (job.owner_id is not None and job.owner_id != viewer):
             raise ApiError(404, f"no job with id {job_id!r}")
         return job
+
+    def delete_owned_by(self, owner: str) -> int:
+        """Delete every job of one user, running ones stopped first (their account is being deleted); how many."""
+        jobs = self.store.owned_by(owner)
+        return sum(self.delete(job.id) for job in jobs)
 
     def live(self, job_id: str) -> Progress | None:
         """In-memory progress of a running job (fresher than the database row)."""
@@ -225,7 +232,10 @@ class JobRunner:
                     continue
                 if analyzer is None:
                     analyzer = self._make()
-                self._run(analyzer, job_id)
+                try:
+                    self._run(analyzer, job_id)
+                except Exception:  # e.g. the database cannot record the failure (full disk): the worker goes on
+                    log.exception("job %s could not be run or recorded", job_id)
         finally:
             if analyzer is not None:
                 analyzer.close()
@@ -287,9 +297,13 @@ class JobRunner:
                             files=[source.name] if job.keep_media and source.is_file() else [])
             self._mark(job_id, "failed")
         except Exception as exc:
-            log.exception("job %s failed", job_id)
-            self.store.fail(job_id, f"unexpected error: {type(exc).__name__}: {exc}",
-                            files=[source.name] if job.keep_media and source.is_file() else [])
+            if disk_full(exc):
+                log.error("job %s failed: the disk is full (%s)", job_id, exc)
+                reason = "the server's disk was full: the job's results could not be written"
+            else:
+                log.exception("job %s failed", job_id)
+                reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            self.store.fail(job_id, reason, files=[source.name] if job.keep_media and source.is_file() else [])
             self._mark(job_id, "failed")
         finally:
             self._cancel.discard(job_id)

@@ -6,6 +6,7 @@ from the same catalogue, embedded in the page as JSON. Nothing is loaded from an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,19 @@ def _limits(settings) -> dict[str, Any]:
     return {"max_image_mb": _mb(settings.max_image_bytes), "max_video_mb": _mb(settings.max_video_bytes),
             "max_live_frame_bytes": settings.max_live_frame_bytes,
             "image_ttl_min": round(settings.image_ttl / 60), "job_ttl_days": round(settings.job_ttl / 86400, 1)}
+
+
+#: characters that may not appear as themselves in a script block's JSON (HTML's "restrictions for contents of
+#: script elements": no ``<!--``, ``<script`` or ``</script``; ``&`` and the JavaScript line separators for safety)
+_SCRIPT_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_UNSAFE = re.compile("[<>&\u2028\u2029]")
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside ``<script type="application/json">``: every ``<``, ``>`` and ``&`` is
+    written as a ``\\u`` escape (the same string for ``JSON.parse``), so no value (a display name such as
+    ``</script><!--<script>``) can end the block or change how the page is parsed."""
+    return _SCRIPT_UNSAFE.sub(lambda m: _SCRIPT_ESCAPES[m.group()], dumps(value))
 
 
 def render(request: Request, page: str, *, template: str | None = None, status_code: int = 200,
@@ -64,7 +78,7 @@ def render(request: Request, page: str, *, template: str | None = None, status_c
     context = {
         "t": t, "lang": lang, "html_lang": i18n.HTML_LANG[lang], "languages": i18n.LANGUAGES, "page": page,
         "version": __version__, "limits": limits,
-        "boot_json": dumps(boot).replace("</", "<\\/"),
+        "boot_json": script_json(boot),
         "user": user, "csrf": csrf, **extra,
     }
     response = templates.TemplateResponse(request, template or f"{page}.html", context, status_code=status_code)

@@ -2,7 +2,8 @@
 protocol (:mod:`mimetic.web.framesocket`, ``docs/web.md``). What the practice page adds:
 
 - the connection must carry the login cookie (``mimetic_session``); without a valid login the server sends
-  ``{"type": "error", "status": 401, ...}`` and closes with code 4401;
+  ``{"type": "error", "status": 401, ...}`` and closes with code 4401; the login is checked again before every
+  message, so a session ends the same way at its next message once its login has ended (logout, password change);
 - ``ready`` carries ``"routines": {...}, "affected_side", "server_date"``;
 - the client's first message is ``{"type": "start", "routine": name | [exercise ids] | exercise id, "reps": N,
   "csrf": token, "day": "YYYY-MM-DD"}`` (``day``: the browser's local date, within a day of the server's);
@@ -15,10 +16,16 @@ protocol (:mod:`mimetic.web.framesocket`, ``docs/web.md``). What the practice pa
   (:class:`mimetic.practice.results.Feedback`: phase, exercise, rep, state, progress, score, left, right, symmetry,
   hold, warnings, message, rep_done, next, session_done; not the calibration) and ``"last": true`` on the frame
   that finished the session;
-- ``{"type": "skip"}`` skips the current exercise (answered with ``{"type": "skipped", "exercise"}``); a session
-  whose every exercise was skipped is not saved (``{"type": "not_saved", "reason"}``, then the socket closes);
+- ``{"type": "skip"}`` skips the current exercise (answered with ``{"type": "skipped", "exercise"}``; each
+  feedback says ``"can_skip"``: false while calibrating, when there is nothing to skip); a session whose every
+  exercise was skipped is not saved (``{"type": "not_saved", "reason": "all_skipped"}``, then the socket closes);
+- ``{"type": "stop"}`` ends the session now: the exercises finished so far are saved as a partial session
+  (``result.partial`` true; ``saved`` as below), or ``not_saved`` when none was;
+- every text for the person travels as a message key and values (:class:`mimetic.practice.results.Message`:
+  ``message``, ``warnings``); the page renders them from its catalogues in its own language;
 - when the session is done the result (:class:`mimetic.practice.results.SessionResult`, as JSON) is saved for the
-  logged-in user and the server sends ``{"type": "saved", "session_id", "day", "result"}``, then closes (1000).
+  logged-in user and the server sends ``{"type": "saved", "session_id", "day", "result"}``, then closes (1000); on
+  a full disk it sends error 507 "the server's disk is full" and closes with 1011 (nothing of it is stored).
 
 Each connection has its own Analyzer (one face) and LiveSession, like ``/api/v1/live``. Frames are never stored;
 only the session's result (scores, no pictures) is.
@@ -35,8 +42,10 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from mimetic.export import dumps
-from mimetic.web.auth import csrf_ok
-from mimetic.web.framesocket import (CLOSE_DONE, CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, FrameHandler, FrameSocket,
+from mimetic.web.auth import csrf_ok, forget_login
+from mimetic.web.errors import DISK_FULL_MESSAGE, disk_full
+from mimetic.web.framesocket import (CLOSE_DONE, CLOSE_FORBIDDEN, CLOSE_SERVER_ERROR, CLOSE_UNAUTHENTICATED,
+                                     FrameHandler, FrameSocket,
                                      Refused, box_list, clock, normalised_points, open_analysis, serve)
 
 router = APIRouter(prefix="/api/v1")
@@ -126,7 +135,7 @@ class PracticeHandler(FrameHandler):
     saving the result when the session is done."""
 
     reply_type = "feedback"
-    messages = ("start", "skip")
+    messages = ("start", "skip", "stop")
 
     def __init__(self) -> None:
         self.user = None
@@ -143,6 +152,18 @@ class PracticeHandler(FrameHandler):
             raise Refused(401, "log in to practise", CLOSE_UNAUTHENTICATED, "login required")
         self.user = found[0]
         self.affected = getattr(self.user, "affected_side", None) or None
+
+    async def recheck(self, sock: FrameSocket) -> None:
+        """The login is looked up again before every message: logging out, a password change, the account's
+        deletion or the login's expiry end an open session at its next message."""
+        def still_logged_in():
+            forget_login(sock.ws)
+            return authenticate(sock.ws)
+
+        found = await asyncio.get_running_loop().run_in_executor(None, still_logged_in)
+        if found is None or found[0].id != self.user.id:
+            raise Refused(401, "your login has ended (logged out, password changed or expired): log in again",
+                          CLOSE_UNAUTHENTICATED, "login ended")
 
     def ready(self) -> dict[str, Any]:
         from mimetic.practice.exercises import ROUTINES
@@ -161,6 +182,9 @@ class PracticeHandler(FrameHandler):
                 await self._start(msg, sock)
         elif self.practice is None:
             await sock.error(409, "the first message must be {\"type\": \"start\", ...}")
+        elif msg["type"] == "stop":
+            await sock.run(self.practice.stop)
+            await sock.send({"type": "stopped"})
         else:  # skip
             await sock.send({"type": "skipped", "exercise": await sock.run(self._skip)})
 
@@ -204,21 +228,31 @@ class PracticeHandler(FrameHandler):
         out = {"face": _face_out(face, result.width, result.height) if face is not None else None}
         out.update(jsonable(feedback.to_dict()))
         out["last"] = bool(self.practice.done)
+        out["can_skip"] = bool(self.practice.can_skip)
         return out
 
     async def after(self, sock: FrameSocket) -> None:
         if self.practice is None or not self.practice.done:
             return
         result = await sock.run(lambda: jsonable(self.practice.result().to_dict()))
-        if all(e["skipped"] for e in result["exercises"]):
+        if not any(e["reps"] for e in result["exercises"]):
             # nothing was practised: no empty session (score 0) in the history
-            await sock.send({"type": "not_saved", "reason": "every exercise was skipped"})
+            await sock.send({"type": "not_saved", "reason": "all_skipped" if not self.practice.stopped
+                             else "nothing_finished"})
             await sock.close(CLOSE_DONE, "nothing to save")
             return
         finished_at = dt.datetime.now(dt.timezone.utc)
-        session_id = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: sock.services.practice.save_session(self.user.id, result, day=self.day,
-                                                              started_at=self.started_at, finished_at=finished_at))
+        try:
+            session_id = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: sock.services.practice.save_session(self.user.id, result, day=self.day,
+                                                                  started_at=self.started_at,
+                                                                  finished_at=finished_at))
+        except Exception as exc:  # the session is one transaction: nothing of it was stored
+            if not disk_full(exc):
+                raise
+            await sock.error(507, DISK_FULL_MESSAGE)
+            await sock.close(CLOSE_SERVER_ERROR, "disk full")
+            return
         await sock.send({"type": "saved", "session_id": session_id, "day": self.day.isoformat(), "result": result})
         await sock.close(CLOSE_DONE, "session saved")
 

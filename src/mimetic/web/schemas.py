@@ -100,6 +100,12 @@ class PracticeSessionSummary(BaseModel):
     routine: str = Field(description="the routine's name, or the comma-joined exercise ids of a custom list")
     score: float | None = Field(description="the session score 0-100")
     exercises: list[PracticeExerciseRow]
+    partial: bool = Field(False, description="stopped before the routine's end (issue 17)")
+    affected_side: str | None = Field(None, description="the patient's affected side during the session")
+    calibration: dict[str, Any] | None = Field(None, description="the calibration's quality ('good'/'poor'), "
+                                               "attempts, warnings and refusal reasons (message keys)")
+    sunnybrook: SunnybrookEstimate | None = Field(None, description="the Sunnybrook-shaped estimate (not a "
+                                                  "clinical grading; untested items null)")
 
 
 class PracticeSessionDetail(PracticeSessionSummary):

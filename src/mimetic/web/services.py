@@ -61,13 +61,27 @@ class Services:
     practice: PracticeStore | None = None
     #: failed-login and registration counters (mimetic.web.auth.LoginLimiter)
     limiter: object | None = None
+    #: the data directory's lock (mimetic.web.datalock), held until close
+    lock: object | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, warm: bool = True) -> "Services":
-        from mimetic.analyzer import Analyzer
+        from mimetic.web.datalock import DataDirLock
 
         data = Path(settings.data_dir).expanduser()
         data.mkdir(parents=True, exist_ok=True)
+        # before anything looks at the jobs: a second server would fail the first one's running jobs
+        lock = DataDirLock(data, f"http://{settings.host}:{settings.port}").acquire()
+        try:
+            return cls._start(settings, data, lock, warm=warm)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _start(cls, settings: Settings, data: Path, lock, *, warm: bool) -> "Services":
+        from mimetic.analyzer import Analyzer
+
         store = JobStore(settings.db_url)
         store.migrate()  # every table: jobs, accounts, practice
         accounts, practice, limiter = _accounts(settings, store)
@@ -87,7 +101,7 @@ class Services:
         live = ThreadPoolExecutor(max(1, settings.max_live_sessions), thread_name_prefix="mimetic-live")
         log.info("data directory %s; database %s", data, settings.db_url.split("@")[-1])
         return cls(settings, store, runner, images, pool, live, accounts=accounts, practice=practice,
-                   limiter=limiter)
+                   limiter=limiter, lock=lock)
 
     def try_open_live(self) -> bool:
         with self._lock:
@@ -111,3 +125,5 @@ class Services:
         self.image_pool.close()
         self.live_executor.shutdown(wait=True, cancel_futures=True)
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()

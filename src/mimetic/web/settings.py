@@ -28,10 +28,19 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     #: SQLAlchemy URL; None: ``$MIMETIC_DATABASE_URL`` or ``sqlite:///<data_dir>/mimetic.db``
     database_url: str | None = None
+    #: the ``Host`` names the server answers to, comma-separated (``*.example.org``: its subdomains; ``*``: any);
+    #: empty: ``localhost``, ``127.0.0.1`` and ``::1`` when ``host`` is a loopback address, else any (mimetic.web.hosts)
+    allowed_hosts: str = ""
+    #: proxy addresses whose ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed, comma-separated (``*``: any);
+    #: empty: none, the peer's address is the client's
+    forwarded_allow_ips: str = ""
 
     max_image_bytes: int = 20 * MB
     max_video_bytes: int = 200 * MB
     max_live_frame_bytes: int = 2 * MB
+    #: the largest WebSocket message the server reads at all: a frame between ``max_live_frame_bytes`` and this gets
+    #: error 413 and the session goes on; a bigger message closes the socket (1009, message too big)
+    max_ws_message_bytes: int = 16 * MB
     #: largest decoded image (width x height); a guard against decompression bombs
     max_image_pixels: int = 50_000_000
     max_live_pixels: int = 4_000_000

@@ -92,7 +92,8 @@ def page_data(analysis, *, max_points: int = MAX_POINTS) -> tuple[dict[str, Any]
         "changes": stats["changes"],
     }
     if analysis.events is not None:
-        page["events"] = {"micro": stats["micro"], "macro": stats["macro"]}
+        page["events"] = {"micro": stats["micro"], "macro": stats["macro"], "micro_share": stats["micro_share"],
+                          "micro_classes": stats["micro_classes"]}
     if main is not None:
         mine = stats["per_track"][main]
         share = {k: v for k, v in sorted(mine["time_share"].items(), key=lambda kv: -kv[1]) if v > 0}
@@ -130,4 +131,5 @@ def _event(e) -> dict[str, Any]:
     return {"kind": d["kind"], "track": _track(d["track_id"]), "onset": d["onset"], "apex": d["apex"],
             "offset": d["offset"], "duration": d["duration"], "onset_frame": d["onset_frame"],
             "apex_frame": d["apex_frame"], "offset_frame": d["offset_frame"], "regions": d["regions"],
-            "aus": d["aus"], "score": d["score"]}
+            "aus": d["aus"], "score": d["score"], "label": d.get("label"),
+            "probabilities": d.get("probabilities") or {}, "label_note": d.get("label_note", "")}

@@ -1,6 +1,10 @@
 """Micro-expression recognition: what a spotted (or annotated) micro-expression was.
 
-For datasets laid out like CASME II (:mod:`.dataset`): inputs from the onset and apex frames (:mod:`.features`:
+The shipped recogniser: :mod:`.runtime` (``MicroRecognizer``: onnxruntime, the flow image of :mod:`.features`) gives
+each spotted micro event its type, negative / positive / surprise; :mod:`.flownet` trains it and evaluates it
+leave-one-subject-out on the MEGC 2019 composite benchmark (``mimetic train micro``; needs torch).
+
+The older two-stream recogniser, for datasets laid out like CASME II (:mod:`.dataset`): inputs from the onset and apex frames (:mod:`.features`:
 optical flow onset -> apex and the apex crop), two small CNNs with softmax fusion, and leave-one-subject-out
 evaluation with UF1 and UAR (:mod:`.model`, needs torch). Typical use::
 

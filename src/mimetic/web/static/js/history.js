@@ -2,6 +2,7 @@
 // a colour scale, the sessions of a clicked day, statistics (streaks, best, weekly averages) and trend charts per
 // exercise and side. Charts are drawn on <canvas> here; data from /api/v1/me/... or /api/v1/patients/{id}/....
 import { API, t, el, $, num, setStatus, apiError, boot } from "./common.js";
+import { calibrationLine, exerciseName, setExercises, sideWord, sunnybrookFacts, tp } from "./practice_text.js";
 
 const app = $("#history-app");
 const base = app.dataset.api;
@@ -28,12 +29,6 @@ export function scoreColor(score) {
   const v = Math.max(0, Math.min(100, Number(score) || 0));
   const hue = 1.2 * v;  // 0 red .. 120 green
   return `hsl(${hue.toFixed(0)}, 70%, ${(88 - 0.2 * v).toFixed(0)}%)`;
-}
-
-function exerciseName(id) {
-  const key = `exercise.${id}.name`;
-  if (t(key) !== key) return t(key);
-  return (catalogue && catalogue.exercises[id] && catalogue.exercises[id].name) || id || "–";
 }
 
 function routineName(name) {
@@ -85,7 +80,7 @@ async function showMonth() {
     const cell = el("button", {
       type: "button", class: "day" + (info ? " has" : "") + (date === todayIso ? " today" : "") + (date === selected ? " selected" : ""),
       dataset: { date, score: info ? String(Math.round(info.score)) : "" },
-      "aria-label": info ? t("history.day_label", { date, score: Math.round(info.score), n: info.sessions }) : date,
+      "aria-label": info ? tp("history.day_label", { date, score: Math.round(info.score), n: info.sessions }) : date,
       onclick: () => showDay(date),
     }, [el("span", { class: "num", text: String(n) }), info ? el("span", { class: "day-score", text: String(Math.round(info.score)) }) : null,
       info && info.sessions > 1 ? el("span", { class: "day-count", text: "×" + info.sessions }) : null]);
@@ -127,15 +122,17 @@ function sessionCard(s) {
     const id = ex.exercise || ex.id;
     return el("tr", { dataset: { exercise: id } }, [
       el("td", { text: exerciseName(id) + (ex.skipped ? ` (${t("practice.skipped_short")})` : "") }),
-      el("td", { class: "num", text: ex.skipped ? "–" : round(ex.score) }),
+      el("td", { class: "num", text: ex.skipped && !ex.score ? "–" : round(ex.score) }),  // a stopped exercise keeps its reps' score
       el("td", { class: "num", text: pct(ex.right) }), el("td", { class: "num", text: pct(ex.left) }),
       el("td", { class: "num", text: pct(ex.symmetry) }),
     ]);
   });
   const sb = s.sunnybrook || (s.result && s.result.sunnybrook);
   const score = typeof s.score === "number" ? s.score : s.result && s.result.score;
+  const partial = s.partial || (s.result && s.result.partial);
   const head = el("div", { class: "session-head" }, [
     el("b", { text: timeOf(s) }), el("span", { text: routineName(s.routine || (s.result && s.result.routine)) }),
+    partial ? el("span", { class: "tag partial", text: t("practice.partial_short") }) : null,
     el("span", { class: "score-pill", text: round(score), dataset: { score: round(score) } }),
   ]);
   const pill = head.querySelector(".score-pill");
@@ -146,10 +143,16 @@ function sessionCard(s) {
       el("th", { class: "num", text: t("practice.symmetry") })])),
     el("tbody", {}, rows),
   ]);
-  const parts = [head, table];
-  if (sb) {
-    parts.push(el("p", { class: "muted small sb-line", text: t("history.sb_line", {
-      composite: sb.composite, resting: sb.resting_symmetry, voluntary: sb.voluntary_movement, synkinesis: sb.synkinesis }) }));
+  const parts = [head, el("div", { class: "table-scroll" }, table)];
+  const cal = s.calibration || (s.result && s.result.calibration);
+  if (cal && (cal.quality || cal.warnings)) {
+    parts.push(el("p", { class: "muted small cal-line", dataset: { quality: cal.quality || "" }, text: calibrationLine(cal) }));
+  }
+  if (sb) {  // the estimate: tested items only, the sums only when all five expressions were tested
+    const f = sunnybrookFacts(sb);
+    parts.push(el("p", { class: "muted small sb-line", dataset: { complete: sb.complete ? "1" : "" }, text: t("history.sb_line", {
+      composite: f.composite, resting: f.resting, voluntary: f.voluntary, synkinesis: f.synkinesis }) }));
+    parts.push(el("p", { class: "muted small sb-items", text: f.items.map(([name, value]) => `${name}: ${value}`).join(" · ") }));
   }
   return el("div", { class: "session", dataset: { sessionId: s.id || s.session_id || "" } }, parts);
 }
@@ -316,7 +319,7 @@ async function init() {
   legend();
   try {
     const r = await fetch(`${API}/practice/catalogue`, { headers: { Accept: "application/json" } });
-    if (r.ok) catalogue = await r.json();
+    if (r.ok) { catalogue = await r.json(); setExercises(catalogue); }
   } catch (e) { /* names fall back to ids */ }
   const sel = $("#trend-exercise");
   sel.append(el("option", { value: "", text: t("history.all_exercises") }));
@@ -328,6 +331,9 @@ async function init() {
       if (r.ok) {
         const p = await r.json();
         $("#patient-name").textContent = t("patient.lead", { name: p.display_name || p.id });
+        const side = $("#patient-side");
+        side.textContent = t("history.affected", { side: p.affected_side ? sideWord(p.affected_side) : t("practice.side_none") });
+        side.dataset.side = p.affected_side || "";
       }
     } catch (e) { /* the heading stays generic */ }
   }

@@ -4,6 +4,10 @@
 // is saved and summarised.
 import { API, t, el, $, num, setStatus, apiError } from "./common.js";
 import { FrameSocket, drawFace } from "./framesocket.js";
+import { calibrationLine, count, exerciseInstruction, exerciseName, renderMessage, setExercises, sunnybrookFacts }
+  from "./practice_text.js";
+
+export { exerciseName };
 
 const MIN_INTERVAL = 100;  // ms between frames at most ~10 per second
 
@@ -18,6 +22,9 @@ const picture = $("#exercise-picture");
 picture.addEventListener("load", () => { picture.dataset.loaded = "1"; });
 
 let catalogue = null;
+let ending = false;       // "Stop" was pressed: the server saves what was finished, then closes
+let started = false;      // the server answered "started"
+let repShown = null;      // the last finished repetition {score, rep}, shown until the next movement starts
 
 const sock = new FrameSocket({
   path: "/practice",
@@ -34,24 +41,12 @@ const sock = new FrameSocket({
   onReply: showFeedback,
   onMessage,
   onClose({ code, message }) {
+    if (ending || code === 1000) { if (ending && started) stop(); return; }
     if (code === 4401) stop(t("practice.login_needed"), "error");
     else if (code === 4403) stop(t("practice.forbidden"), "error");
     else stop(message || t("live.closed", { code }), "error");
   },
 });
-
-/** An exercise's name / instruction in the page's language (the server's English text as the fallback). */
-export function exerciseName(id) {
-  const key = `exercise.${id}.name`;
-  if (t(key) !== key) return t(key);
-  return (catalogue && catalogue.exercises[id] && catalogue.exercises[id].name) || id || "–";
-}
-
-function exerciseInstruction(id) {
-  const key = `exercise.${id}.instruction`;
-  if (t(key) !== key) return t(key);
-  return (catalogue && catalogue.exercises[id] && catalogue.exercises[id].instruction) || "";
-}
 
 function routineName(name) {
   const key = `routine.${name}`;
@@ -72,6 +67,7 @@ async function loadCatalogue() {
   if (r.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search)); return; }
   if (!r.ok) { setStatus(status, await apiError(r), "error"); return; }
   catalogue = await r.json();
+  setExercises(catalogue);
   routineSel.textContent = "";
   const routines = el("optgroup", { label: t("practice.routines") });
   for (const name of Object.keys(catalogue.routines)) routines.append(el("option", { value: name, text: routineName(name) }));
@@ -101,13 +97,26 @@ function showRoutine() {
 
 routineSel.addEventListener("change", showRoutine);
 startBtn.addEventListener("click", start);
-stopBtn.addEventListener("click", () => stop(t("practice.stopped")));
-skipBtn.addEventListener("click", () => sock.send({ type: "skip" }));
+stopBtn.addEventListener("click", () => {
+  if (started && !ending) {  // the server saves the finished exercises as a partial session, then closes
+    ending = true;
+    stopBtn.disabled = true;
+    skipBtn.disabled = true;
+    sock.send({ type: "stop" });
+  } else {
+    stop(t("practice.stopped"));
+  }
+});
+skipBtn.addEventListener("click", () => { skipBtn.disabled = true; sock.send({ type: "skip" }); });
 $("#again").addEventListener("click", () => { $("#summary").hidden = true; window.scrollTo(0, 0); });
 loadCatalogue().catch((e) => setStatus(status, String(e), "error"));
 
 async function start() {
   if (sock.stream) return;
+  ending = false;
+  started = false;
+  repShown = null;
+  showCalibration(null);
   $("#summary").hidden = true;
   if (!(await sock.open())) return;
   startBtn.disabled = true;
@@ -118,22 +127,37 @@ async function start() {
 
 function onMessage(msg) {
   if (msg.type === "started") {
-    skipBtn.disabled = false;
-    setStatus(status, t("practice.started", { n: msg.exercises.length, reps: msg.reps }));
+    started = true;
+    skipBtn.disabled = true;  // enabled by the feedback's can_skip (not while calibrating)
+    setStatus(status, t("practice.started", { exercises: count("practice.n_exercises", msg.exercises.length),
+      repetitions: count("practice.n_reps", msg.reps) }));
     $("#phase-bar").hidden = false;
     sock.sendFrames();
   } else if (msg.type === "skipped") {
     setStatus(status, t("practice.skipped", { name: exerciseName(msg.exercise) }));
   } else if (msg.type === "saved") {
+    const partial = !!(msg.result && msg.result.partial);
     showSummary(msg.result || {}, msg.session_id);
-    stop(t("practice.saved"));
+    stop(t(partial ? "practice.saved_partial" : "practice.saved"));
   } else if (msg.type === "not_saved") {
-    stop(t("practice.not_saved"), "warn");
+    stop(t(msg.reason === "nothing_finished" ? "practice.stopped_nothing" : "practice.not_saved"), "warn");
   }
 }
 
 function stop(message, kind = "") {
   sock.stop();
+  started = false;
+  ending = false;
+  const big = $("#score");  // the live panel's number ends with the session: the summary has the score
+  big.textContent = "–";
+  big.dataset.score = "";
+  big.className = "score-big";
+  $("#score-label").textContent = "";
+  $("#state").textContent = "";
+  $("#state").dataset.state = "";
+  $("#coach").textContent = "";
+  $("#warnings").textContent = "";
+  delete document.body.dataset.phase;  // the phone layout of a running session ends
   $("#phase-bar").hidden = true;
   startBtn.disabled = !catalogue;
   routineSel.disabled = false;
@@ -151,6 +175,18 @@ function scoreClass(score) {
   return score >= 70 ? "good" : score >= 40 ? "fair" : "low";
 }
 
+/** The calibration's reasons (refused, or accepted with warnings), kept on screen until the next calibration. */
+function showCalibration(msg) {
+  const box = $("#cal-warnings");
+  const list = $("#cal-warning-list");
+  list.textContent = "";
+  if (!msg || !(msg.warnings || []).length) { box.hidden = true; box.dataset.state = ""; return; }
+  box.hidden = false;
+  box.dataset.state = msg.refused ? "refused" : "accepted";
+  $("#cal-warning-title").textContent = t(msg.refused ? "practice.cal_refused" : "practice.cal_poor");
+  for (const w of msg.warnings) list.append(el("li", { class: "warning", text: renderMessage(w), dataset: { key: w.key || "" } }));
+}
+
 function showFeedback(msg) {
   const phase = msg.phase;
   document.body.dataset.phase = phase || "";
@@ -158,11 +194,14 @@ function showFeedback(msg) {
     ? t("practice.holding") : t("practice.done");
   setBar($("#progress"), msg.progress);
   $("#progress").dataset.progress = String(msg.progress ?? "");
+  skipBtn.disabled = !msg.can_skip || ending;
+  if (msg.next) { setStatus(status, ""); repShown = null; }  // a new step: the previous exercise's points go
   if (phase === "calibrate") {
     $("#exercise-name").textContent = t("practice.calibrate_title");
     $("#instruction").textContent = t("practice.calibrate_help");
     $("#exercise-rep").textContent = t("practice.calibrate_progress", { percent: pct(msg.progress) });
     picture.hidden = true;
+    if (msg.refused || msg.next) showCalibration(msg);
   } else if (msg.exercise) {
     const info = catalogue && catalogue.exercises[msg.exercise];
     $("#exercise-name").textContent = exerciseName(msg.exercise);
@@ -175,12 +214,26 @@ function showFeedback(msg) {
       picture.hidden = false;
     }
   }
-  const score = typeof msg.score === "number" ? Math.round(msg.score) : null;
-  const big = $("#score");
-  big.textContent = score === null || phase === "calibrate" ? "–" : String(score);
-  big.dataset.score = score === null || phase === "calibrate" ? "" : String(score);
-  big.className = "score-big" + (score !== null && phase === "exercise" ? " " + scoreClass(score) : "");
   const state = msg.state || "";
+  // one score per phase: the live frame score while moving and holding; the finished repetition's score from its
+  // end until the next movement starts (during "Relax"); nothing while calibrating or when done
+  if (msg.rep_done) repShown = { score: msg.rep_done.score, rep: msg.rep };
+  if (state === "move" || state === "hold") repShown = null;
+  let score = null;
+  let label = "";
+  if (phase === "exercise" && repShown) {
+    score = Math.round(repShown.score || 0);
+    label = t("practice.score_rep", { rep: repShown.rep });
+  } else if (phase === "exercise" && typeof msg.score === "number") {
+    score = Math.round(msg.score);
+    label = t("practice.score_now");
+  }
+  const big = $("#score");
+  big.textContent = score === null ? "–" : String(score);
+  big.dataset.score = score === null ? "" : String(score);
+  big.dataset.kind = repShown ? "rep" : score === null ? "" : "live";
+  big.className = "score-big" + (score !== null ? " " + scoreClass(score) : "");
+  $("#score-label").textContent = label;
   const chip = $("#state");
   chip.dataset.state = state;
   chip.textContent = state ? t("practice.state_" + state) : "";
@@ -192,12 +245,13 @@ function showFeedback(msg) {
   $("#hold").textContent = typeof msg.hold === "number" ? num(msg.hold, 1) + " s" : "–";
   const warnings = $("#warnings");
   warnings.textContent = "";
-  for (const w of msg.warnings || []) warnings.append(el("li", { class: "warning", text: w }));
+  if (phase !== "calibrate") {
+    for (const w of msg.warnings || []) warnings.append(el("li", { class: "warning", text: renderMessage(w), dataset: { key: w.key || "" } }));
+  }
   const coach = $("#coach");
-  coach.textContent = msg.message || (state ? t("practice.coach_" + state) : "");
+  coach.textContent = msg.message ? renderMessage(msg.message) : (state ? t("practice.coach_" + state) : "");
   if (msg.rep_done) {
-    const s = msg.rep_done.score;
-    setStatus(status, t("practice.rep_done", { score: Math.round(s || 0) }));
+    setStatus(status, t("practice.rep_done", { score: Math.round(msg.rep_done.score || 0) }));
   }
 }
 
@@ -205,6 +259,8 @@ function showSummary(result, sessionId) {
   const box = $("#summary");
   box.hidden = false;
   box.dataset.sessionId = sessionId || "";
+  box.dataset.partial = result.partial ? "1" : "";
+  $("#summary-partial").hidden = !result.partial;
   const total = typeof result.score === "number" ? Math.round(result.score) : null;
   const big = $("#summary-score");
   big.textContent = total === null ? "–" : String(total);
@@ -214,21 +270,28 @@ function showSummary(result, sessionId) {
   body.textContent = "";
   for (const ex of result.exercises || []) {
     const cell = (text, cls = "num") => el("td", { class: cls, text });
+    const none = !(ex.reps || []).length;
     body.append(el("tr", { dataset: { exercise: ex.id, score: String(Math.round(ex.score || 0)) } }, [
       el("td", { text: exerciseName(ex.id) + (ex.skipped ? ` (${t("practice.skipped_short")})` : "") }),
-      cell(ex.skipped ? "–" : String(Math.round(ex.score || 0))),
-      cell(pct(ex.right) + " %"), cell(pct(ex.left) + " %"), cell(pct(ex.symmetry) + " %"),
-      cell(num(ex.hold, 1) + " s"),
-      el("td", { class: "small", text: (ex.synkinesis || []).join("; ") || "–" }),
+      cell(none ? "–" : String(Math.round(ex.score || 0))),
+      cell(none ? "–" : pct(ex.right) + " %"), cell(none ? "–" : pct(ex.left) + " %"),
+      cell(none ? "–" : pct(ex.symmetry) + " %"), cell(none ? "–" : num(ex.hold, 1) + " s"),
+      el("td", { class: "small", text: (ex.synkinesis || []).map(renderMessage).join("; ") || "–" }),
     ]));
   }
+  const cal = result.calibration;
+  $("#summary-calibration").textContent = cal ? calibrationLine(cal) : "";
   const sb = result.sunnybrook;
   $("#sunnybrook").hidden = !sb;
   if (sb) {
-    $("#sb-resting").textContent = `${sb.resting_symmetry} / 20`;
-    $("#sb-voluntary").textContent = `${sb.voluntary_movement} / 100`;
-    $("#sb-synkinesis").textContent = `${sb.synkinesis} / 15`;
-    $("#sb-composite").textContent = String(sb.composite);
+    const f = sunnybrookFacts(sb);
+    $("#sb-resting").textContent = f.resting;
+    $("#sb-voluntary").textContent = f.voluntary;
+    $("#sb-synkinesis").textContent = f.synkinesis;
+    $("#sb-composite").textContent = f.composite;
+    const list = $("#sb-items");
+    list.textContent = "";
+    for (const [name, value, key] of f.items) list.append(el("li", { dataset: { item: key }, text: `${name}: ${value}` }));
   }
   box.scrollIntoView({ behavior: "smooth", block: "start" });
 }

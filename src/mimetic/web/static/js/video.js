@@ -293,10 +293,11 @@ function showEvents(events) {
     el("th", { text: t("video.col_kind") }), el("th", { text: t("video.col_onset") }),
     el("th", { text: t("video.col_apex") }), el("th", { text: t("video.col_offset") }),
     el("th", { class: "num", text: t("video.col_duration") }), el("th", { text: t("video.col_regions") }),
+    el("th", { text: t("video.col_type") }),
   ])));
   const body = el("tbody");
   if (!events.length) {
-    body.append(el("tr", {}, el("td", { class: "empty-row", colspan: tracks ? "7" : "6", text: t("video.no_events") })));
+    body.append(el("tr", {}, el("td", { class: "empty-row", colspan: tracks ? "8" : "7", text: t("video.no_events") })));
   }
   const at = (time, frame) => el("td", { title: t("video.frame_n", { n: frame ?? "–" }), text: clock(time) });
   for (const e of events) {
@@ -310,9 +311,19 @@ function showEvents(events) {
       at(e.onset, e.onset_frame), at(e.apex, e.apex_frame), at(e.offset, e.offset_frame),
       el("td", { class: "num", text: seconds(e.duration) }),
       tags,
+      microType(e),
     ], `${e.kind} ${clock(e.onset)}`));
   }
   table.append(body);
+}
+
+/** A micro-expression's type (negative / positive / surprise) with its probability, or why it has none. */
+function microType(e) {
+  if (e.label) {
+    const p = e.probabilities ? e.probabilities[e.label] : null;
+    return el("td", { text: known("video.micro_" + e.label, e.label) + (typeof p === "number" ? ` (${percent(p, 0)})` : "") });
+  }
+  return el("td", { title: e.label_note || "", text: "–" });
 }
 
 /** Mark the change-log row whose expression is showing at `time`. */
@@ -331,6 +342,10 @@ function showStats(s) {
   fact(t("video.dominant"), s.dominant_expression ? exprName(s.dominant_expression) : "–");
   if (typeof s.changes === "number") fact(t("video.changes_count"), String(s.changes));
   if (s.events) fact(t("video.events_count"), t("video.events_value", { micro: s.events.micro ?? 0, macro: s.events.macro ?? 0 }));
+  if (s.events && s.events.micro_classes && Object.keys(s.events.micro_classes).length) {
+    fact(t("video.micro_types"), Object.entries(s.events.micro_classes)
+      .map(([k, v]) => `${known("video.micro_" + k, k)} ${v}`).join(" · "));
+  }
   const share = $("#share");
   share.replaceChildren();
   if (s.expression_share) {
