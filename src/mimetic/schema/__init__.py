@@ -53,18 +53,26 @@ def generate_schema(name: str = "result") -> dict[str, Any]:
     video = TypeAdapter(VideoDocument).json_schema(mode="serialization")
     defs = video.pop("$defs")
     defs["VideoDocument"] = video
+    return _envelope(
+        SCHEMA_ID.replace("1.0", SCHEMA_VERSION), "Mimetic result document",
+        "What Mimetic found in one image or video frame (FrameResult.to_dict()), or a whole video as "
+        "{schema_version, source, width, height, frames: [result, ...]}. Coordinates are pixels of the analysed "
+        "image (x right, y down); angles are degrees; AU intensities use the 0..5 scale (0 absent, 1 trace .. 5 "
+        "maximum). Generated from the result types (mimetic.schema.generate_schema).",
+        "frames", "VideoDocument", "ResultDocument", defs)
+
+
+def _envelope(schema_id: str, title: str, description: str, key: str, then: str, otherwise: str,
+              defs: dict[str, Any]) -> dict[str, Any]:
+    """A schema document: ``then`` when the document has ``key``, else ``otherwise`` (both in ``defs``)."""
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID.replace("1.0", SCHEMA_VERSION),
-        "title": "Mimetic result document",
-        "description": "What Mimetic found in one image or video frame (FrameResult.to_dict()), or a whole video "
-                       "as {schema_version, source, width, height, frames: [result, ...]}. Coordinates are pixels "
-                       "of the analysed image (x right, y down); angles are degrees; AU intensities use the 0..5 "
-                       "scale (0 absent, 1 trace .. 5 maximum). Generated from the result types "
-                       "(mimetic.schema.generate_schema).",
-        "if": {"type": "object", "required": ["frames"]},
-        "then": {"$ref": "#/$defs/VideoDocument"},
-        "else": {"$ref": "#/$defs/ResultDocument"},
+        "$id": schema_id,
+        "title": title,
+        "description": description,
+        "if": {"type": "object", "required": [key]},
+        "then": {"$ref": f"#/$defs/{then}"},
+        "else": {"$ref": f"#/$defs/{otherwise}"},
         "$defs": dict(sorted(defs.items())),
     }
 
@@ -84,20 +92,14 @@ def generate_practice_schema() -> dict[str, Any]:
             if defs.setdefault(key, value) != value:
                 raise RuntimeError(f"two different practice types are both called {key}")
         defs[tp.__name__] = schema
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://mimetic.invalid/schema/practice-{SCORING_VERSION}.schema.json",
-        "title": "Mimetic practice session result and live feedback",
-        "description": "A practice session's result (PracticeSession.result().to_dict(): exercises, repetitions, "
-                       "calibration, Sunnybrook-shaped estimate), or one live feedback message "
-                       "(PracticeSession.push(...).to_dict(), recognised by its phase). Sides are the person's; "
-                       "movements 0..1, scores 0..100, times in seconds. Generated from the practice types "
-                       "(mimetic.schema.generate_practice_schema).",
-        "if": {"type": "object", "required": ["phase"]},
-        "then": {"$ref": "#/$defs/Feedback"},
-        "else": {"$ref": "#/$defs/SessionResult"},
-        "$defs": dict(sorted(defs.items())),
-    }
+    return _envelope(
+        f"https://mimetic.invalid/schema/practice-{SCORING_VERSION}.schema.json",
+        "Mimetic practice session result and live feedback",
+        "A practice session's result (PracticeSession.result().to_dict(): exercises, repetitions, calibration, "
+        "Sunnybrook-shaped estimate), or one live feedback message (PracticeSession.push(...).to_dict(), recognised "
+        "by its phase). Sides are the person's; movements 0..1, scores 0..100, times in seconds. Generated from the "
+        "practice types (mimetic.schema.generate_practice_schema).",
+        "phase", "Feedback", "SessionResult", defs)
 
 
 def schema_text(schema: dict[str, Any]) -> str:

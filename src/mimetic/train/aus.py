@@ -27,12 +27,12 @@ chosen on inner out-of-fold scores of its training part only, so no subject is s
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from mimetic.face.model import sha256
 from mimetic.facs.codes import icc_a1
 from mimetic.facs.regions import FEATURE_INDEX, region_features
 
@@ -60,20 +60,29 @@ QUAD = True
 FOLDS = 5
 
 
-def face_features(cache: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(features (n, len(FEATURES), 2), found (n,))`` of a landmark cache written by
-    :func:`mimetic.train.aus_data.landmark_crops` (48-pixel crops)."""
+def cached_faces(cache: str | Path, rows=None):
+    """``(row, Face)`` for the faces of a landmark cache written by :func:`mimetic.train.aus_data.landmark_crops`
+    (48-pixel crops): the rows where a face was found, or the given ``rows``."""
     from mimetic.expression.geometric import BLENDSHAPES
-    from mimetic.face.measures import compute
-    from mimetic.facs.geometry import frontal_points
-    from mimetic.facs.regions import FEATURES, feature_matrix
     from mimetic.train.geometric import face_from_cache
 
     with np.load(cache) as z:
-        lms, bss, mats, found = z["landmarks"], z["blendshapes"], z["matrix"], z["found"].copy()
+        lms, bss, mats, found = z["landmarks"], z["blendshapes"], z["matrix"], z["found"]
+    for i in (np.flatnonzero(found) if rows is None else rows):
+        yield i, face_from_cache(lms[i], bss[i], mats[i], BLENDSHAPES, width=48.0, height=48.0)
+
+
+def face_features(cache: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(features (n, len(FEATURES), 2), found (n,))`` of a landmark cache written by
+    :func:`mimetic.train.aus_data.landmark_crops` (48-pixel crops)."""
+    from mimetic.face.measures import compute
+    from mimetic.facs.geometry import frontal_points
+    from mimetic.facs.regions import FEATURES, feature_matrix
+
+    with np.load(cache) as z:
+        found = z["found"].copy()
     out = np.full((len(found), len(FEATURES), 2), np.nan)
-    for i in np.flatnonzero(found):
-        face = face_from_cache(lms[i], bss[i], mats[i], BLENDSHAPES, width=48.0, height=48.0)
+    for i, face in cached_faces(cache):
         f = frontal_points(face)
         out[i] = feature_matrix(compute(f), face.blendshapes)
     ok = found & np.all(np.isfinite(out), axis=(1, 2))
@@ -116,16 +125,12 @@ def _pearson(a, b):
 
 def _knot_present(cache, rows: np.ndarray) -> np.ndarray:
     """``present`` of every AU from the hand-set channels alone (no fitting: scored on all coded faces)."""
-    from mimetic.expression.geometric import BLENDSHAPES
     from mimetic.facs.catalogue import FRAME_AUS
     from mimetic.facs.estimate import knot_aus
-    from mimetic.train.geometric import face_from_cache
 
-    with np.load(cache) as z:
-        lms, bss, mats = z["landmarks"], z["blendshapes"], z["matrix"]
     out = np.zeros((len(rows), len(FRAME_AUS)), bool)
-    for j, i in enumerate(rows):
-        aus = knot_aus(face_from_cache(lms[i], bss[i], mats[i], BLENDSHAPES, width=48.0, height=48.0))
+    for j, (_, face) in enumerate(cached_faces(cache, rows)):
+        aus = knot_aus(face)
         out[j] = [aus[a].present for a in FRAME_AUS]
     return out
 
@@ -192,7 +197,6 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
         tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
         # the shipped model: fitted on everything, threshold from the (outer) out-of-fold scores
         coef, b = fit_on(np.arange(n_ck), np.arange(n_neu))
-        s_all = _scores(x_ck, coef, b)
         # OOF scores were made relative to each fold's threshold; the final threshold uses in-sample inner OOF
         full_oof = np.zeros(n_ck)
         full_neu = np.zeros(n_neu)
@@ -242,7 +246,7 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
                    "mean_f1_13": float(np.mean([report[a]["f1"] for a in TARGET13 if a in report])),
                    "folds": FOLDS, "split": "GroupKFold by subject (thresholds on inner folds)"}
     model["provenance"] = {
-        "coded": f"{Path(coded).name} sha256 {_sha(coded)[:16]} ({n_ck} coded crops, {len(set(subj))} subjects)",
+        "coded": f"{Path(coded).name} sha256 {sha256(coded)[:16]} ({n_ck} coded crops, {len(set(subj))} subjects)",
         "neutral": f"{n_neu} FER+ train faces with a neutral majority and a face (3,000 drawn with seed 0)",
         "recipe": "crops enlarged 4x with a 32-px grey margin (mimetic.expression.crop.landmark_small)",
         "date": datetime.date.today().isoformat(),
@@ -261,16 +265,11 @@ REST = False
 def handset_rest(neutral_cache: str | Path, shipped) -> dict[str, float]:
     """Per hand-set AU (not in ``shipped``), the intensity that the REST_QUANTILE of neutral faces stay
     under (only where it is at least trace): ``estimate_aus`` rescales ``rest..5`` to ``0..5`` without a baseline."""
-    from mimetic.expression.geometric import BLENDSHAPES
     from mimetic.facs.catalogue import FRAME_AUS
     from mimetic.facs.estimate import knot_aus
-    from mimetic.train.geometric import face_from_cache
 
-    with np.load(neutral_cache) as z:
-        lms, bss, mats, found = z["landmarks"], z["blendshapes"], z["matrix"], z["found"]
     vals = []
-    for i in np.flatnonzero(found):
-        face = face_from_cache(lms[i], bss[i], mats[i], BLENDSHAPES, width=48.0, height=48.0)
+    for _, face in cached_faces(neutral_cache):
         aus = knot_aus(face)
         vals.append([aus[a].intensity for a in FRAME_AUS])
     q = np.quantile(np.array(vals), REST_QUANTILE, axis=0)
@@ -294,14 +293,6 @@ def au_region(au: str) -> str:
     return AU_REGION[au]
 
 
-def _sha(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def write_model(model: dict, out: str | Path) -> Path:
     from mimetic.media.atomic import atomic_write_text
 
@@ -313,16 +304,11 @@ def write_model(model: dict, out: str | Path) -> Path:
 def neutral_rates(cache: str | Path) -> dict:
     """What fires on neutral faces with the shipped AUs (:func:`mimetic.facs.estimate.estimate_aus`, no baseline):
     the share of faces with any AU present, AUs present per face, and each AU's false-positive rate."""
-    from mimetic.expression.geometric import BLENDSHAPES
     from mimetic.facs.catalogue import FRAME_AUS
     from mimetic.facs.estimate import estimate_aus
-    from mimetic.train.geometric import face_from_cache
 
-    with np.load(cache) as z:
-        lms, bss, mats, found = z["landmarks"], z["blendshapes"], z["matrix"], z["found"]
     present = []
-    for i in np.flatnonzero(found):
-        face = face_from_cache(lms[i], bss[i], mats[i], BLENDSHAPES, width=48.0, height=48.0)
+    for _, face in cached_faces(cache):
         aus = estimate_aus(face)
         present.append([aus[a].present for a in FRAME_AUS])
     p = np.array(present, bool)

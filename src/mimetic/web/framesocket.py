@@ -179,6 +179,11 @@ class FrameSocket:
         self.closed = True
         await self.ws.close(code=code, reason=reason)
 
+    async def refuse(self, refused: Refused) -> None:
+        """Send the refusal's error, then close with its code."""
+        await self.error(refused.status, refused.message)
+        await self.close(refused.code, refused.reason)
+
     def _locked(self, fn, *args, **kwargs):
         with self._lock:
             return fn(*args, **kwargs)
@@ -296,19 +301,18 @@ async def serve(ws: WebSocket, handler: FrameHandler) -> None:
     await ws.accept()
     sock = FrameSocket(ws)
     if not same_origin(ws):
-        await sock.error(403, "this page may not open this socket (another origin)")
-        await sock.close(CLOSE_FORBIDDEN, "cross-origin request refused")
+        await sock.refuse(Refused(403, "this page may not open this socket (another origin)", CLOSE_FORBIDDEN,
+                                  "cross-origin request refused"))
         return
     try:
         await handler.admit(sock)
     except Refused as refused:
-        await sock.error(refused.status, refused.message)
-        await sock.close(refused.code, refused.reason)
+        await sock.refuse(refused)
         return
     svc, s = sock.services, sock.settings
     if not svc.try_open_live():
-        await sock.error(503, f"too many live sessions (limit {s.max_live_sessions})")
-        await sock.close(CLOSE_BUSY, "too many live sessions")
+        await sock.refuse(Refused(503, f"too many live sessions (limit {s.max_live_sessions})", CLOSE_BUSY,
+                                  "too many live sessions"))
         return
     try:
         await handler.open(sock)
@@ -322,8 +326,7 @@ async def serve(ws: WebSocket, handler: FrameHandler) -> None:
             try:
                 await handler.recheck(sock)
             except Refused as refused:
-                await sock.error(refused.status, refused.message)
-                await sock.close(refused.code, refused.reason)
+                await sock.refuse(refused)
                 break
             text, data = message.get("text"), message.get("bytes")
             if text is not None:
