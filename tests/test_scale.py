@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from testdata import IMAGES
+from testdata import IMAGES, VIDEOS
 from mimetic.batch.executor import run_tasks
 from mimetic.batch.store import RunStore, read_manifest
 from mimetic.batch.tasks import TaskOptions, TaskResult
@@ -249,3 +249,145 @@ def test_a_killed_worker_has_its_task_rerun_and_a_poison_input_fails(tmp_path):
     assert len(results) == len(jobs) == len(by_name)  # nothing lost, nothing twice
     assert all(by_name[n].ok for n in ("a", "b", "once", "c", "d", "e", "f"))
     assert not by_name["poison"].ok and "died" in by_name["poison"].error and "not retried" in by_name["poison"].error
+
+
+# -- long videos in time chunks, `mimetic video` on several files ---------------------------------------------------
+
+def _two_face_clip(path: Path, frames: int = 50, fps: int = 10, alone: int = 20) -> Path:
+    """A clip from two_people.jpg: the right-hand person is hidden for the first ``alone`` frames (so a track is born
+    mid-video), and the picture drifts a little (so the boxes move)."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    img = Image.open(IMAGES / "two_people.jpg").convert("RGB")
+    img = np.asarray(img.resize((640, 640 * img.height // img.width // 2 * 2)))
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = img.shape[1] - 16, img.shape[0], "yuv420p"
+        for i in range(frames):
+            frame = np.ascontiguousarray(img[:, (i // 3) % 16:(i // 3) % 16 + img.shape[1] - 16])
+            if i < alone:
+                frame = frame.copy()
+                frame[:, frame.shape[1] // 2:] = 128
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_long_video_in_time_chunks_gives_the_rows_of_one_pass(tmp_path):
+    """`mimetic video` on two files, one split in 4 time chunks over 2 workers (a tiny --chunk-seconds): the same
+    frames, once each, the same track ids and the same timeline segments as one worker in one pass."""
+    from mimetic.batch.chunks import SPILL_DIR
+
+    clip = _two_face_clip(tmp_path / "two.mp4")
+    short = VIDEOS / "single_face.mp4"
+    outs = {}
+    for w in ("1", "2"):
+        out = tmp_path / f"out{w}"
+        r = run("video", clip, short, "--out", out, "--format", "csv,json,parquet", "--workers", w,
+                "--chunk-seconds", "1.5", "--chunk-overlap", "0.6", "--stride", "2", "--timeline", out, "-q")
+        assert r.exit_code == 0, r.output
+        assert "2 inputs: 2 ok, 0 failed" in r.output
+        assert not (out / SPILL_DIR).exists() and not (out / "manifest.csv").exists()
+        outs[w] = out
+    for name in ("two", "single_face"):
+        a, b = (pd.read_csv(outs[w] / f"{name}.csv") for w in ("1", "2"))
+        assert a["frame"].tolist() == b["frame"].tolist()  # every sampled frame, once, in order
+        assert not b.duplicated(["frame", "face_id"]).any()
+        assert a["track_id"].tolist() == b["track_id"].tolist()
+        pd.testing.assert_frame_equal(a.drop(columns="confidence"), b.drop(columns="confidence"),
+                                      check_exact=False, atol=1e-5)
+        pd.testing.assert_frame_equal(pd.read_parquet(outs["2"] / f"{name}.parquet"), b, check_dtype=False)
+        lines = (outs["2"] / f"{name}.jsonl").read_text().splitlines()
+        assert [json.loads(ln)["frame"] for ln in lines] == b["frame"].drop_duplicates().tolist()
+        ca, cb = (pd.read_csv(outs[w] / f"{name}.timeline.changes.csv") for w in ("1", "2"))
+        pd.testing.assert_frame_equal(ca, cb, check_exact=False, atol=1e-5)
+    two = pd.read_csv(outs["2"] / "two.csv")
+    assert sorted(two["track_id"].unique()) == [0, 1]  # the person who appears mid-video: id 1 in every chunk
+    assert two.query("frame < 20")["track_id"].eq(0).all()
+    assert (two.query("frame >= 20").groupby("frame")["track_id"].apply(sorted).map(tuple) == (0, 1)).all()
+
+
+def test_the_chunk_plan_lies_on_the_sampling_grid(tmp_path):
+    from mimetic.batch.chunks import plan_chunks
+
+    clip = VIDEOS / "smile_pexels.mp4"  # 19.7 s at 23.976 frames/s
+    assert plan_chunks(clip, seconds=120, overlap=2, workers=2) == []  # short: one task
+    assert plan_chunks(clip, seconds=4, overlap=1, workers=1) == []  # one worker: one task
+    chunks = plan_chunks(clip, seconds=4, overlap=1, workers=2)
+    assert len(chunks) == 6 and chunks[0].start == 0 and chunks[-1].end is None
+    for a, b in zip(chunks, chunks[1:]):
+        assert b.start < a.keep_to < a.end and b.keep_from == a.keep_to  # an overlap, split at its midpoint
+        assert a.end - b.start == pytest.approx(1.0, abs=0.05)
+    rate = 24000 / 1001
+    for c in chunks[1:]:  # half a frame before a frame: no frame on a border
+        assert (c.start * rate) % 1 == pytest.approx(0.5, abs=1e-6)
+    by_fps = plan_chunks(clip, seconds=4, overlap=1, workers=2, fps=5)
+    assert all(round(c.start * 5, 6) % 1 == 0 for c in by_fps)  # on the --fps grid
+
+
+def test_track_ids_are_matched_by_box_overlap():
+    from mimetic.batch.chunks import match_tracks
+
+    before = {10: [(3, (0, 0, 10, 10)), (5, (50, 0, 10, 10))], 11: [(3, (1, 0, 10, 10)), (5, (51, 0, 10, 10))]}
+    after = {10: [(0, (50, 1, 10, 10)), (1, (0, 1, 10, 10))], 11: [(0, (51, 1, 10, 10)), (1, (1, 0, 10, 10)),
+                                                                   (2, (200, 200, 10, 10))]}
+    assert match_tracks(before, after) == {0: 5, 1: 3}  # id 2 overlaps nothing: it gets a new id
+
+
+# -- poison inputs and the memory bound ---------------------------------------------------------------------------
+
+def test_a_poison_input_kills_two_workers_and_is_reported_failed(corpus, one_worker, tmp_path, monkeypatch):
+    """The real command, 2 workers, 20 photos and one input that kills the worker process that takes it
+    (os._exit(137), a test hook): the 20 are done once each, the poison input is failed in the manifest."""
+    src = tmp_path / "in"
+    shutil.copytree(corpus, src)
+    shutil.copyfile(IMAGES / "single_face.jpg", src / "zz_poison.jpg")
+    monkeypatch.setenv("MIMETIC_TEST_KILL_ON", "zz_poison.jpg")
+    out = tmp_path / "out"
+    r = run("analyze", src, "--out", out, "--format", "json,csv", "--workers", "2", "-q")
+    assert r.exit_code == 1, r.output
+    assert f"{N + 1} inputs: {N} ok, 1 failed" in r.output
+    manifest = read_manifest(out / "manifest.csv")
+    assert len(manifest) == N + 1
+    poison = manifest[str(src / "zz_poison.jpg")]
+    assert poison.status == "failed" and "died" in poison.error and "2 times" in poison.error
+    assert sum(rec.status == "ok" for rec in manifest.values()) == N
+    rows = _rows(out)
+    assert not rows.duplicated(["source", "face_id"]).any() and len(rows) == len(_rows(one_worker))
+
+
+def hungry_task(path, name, options, *, sha256="", **_):
+    """Holds on to 100 MB more at every task (a leak); ``greedy`` takes 800 MB at once and waits."""
+    import time
+
+    import numpy as np
+
+    if name == "greedy":
+        block = np.ones(800 * 2**20 // 8)
+        time.sleep(30)
+        assert block[-1] == 1
+    _LEAK.append(np.ones(100 * 2**20 // 8))
+    return TaskResult(input=path, name=name, sha256=sha256, worker=str(os.getpid()))
+
+
+_LEAK: list = []
+
+
+def test_a_worker_over_the_memory_bound_is_replaced(tmp_path):
+    jobs = [(f"in/{k}", f"n{k}", "") for k in range(12)]
+    results = list(run_tasks(jobs, TaskOptions(out=tmp_path), workers=2, task=hungry_task, max_memory_mb=400))
+    assert sorted(r.name for r in results) == sorted(j[1] for j in jobs) and all(r.ok for r in results)
+    assert len({r.worker for r in results}) > 2  # leaky workers were replaced
+    assert 0 < max(r.memory_mb for r in results) < 400 + 2 * 100 + 10  # above the bound by its last task, at most
+
+
+def test_a_worker_far_over_the_memory_bound_is_stopped(tmp_path):
+    jobs = [("in/a", "a", ""), ("in/greedy", "greedy", ""), ("in/b", "b", "")]
+    results = {r.name: r for r in run_tasks(jobs, TaskOptions(out=tmp_path), workers=2, task=hungry_task,
+                                             max_memory_mb=250)}
+    assert results["a"].ok and results["b"].ok
+    assert not results["greedy"].ok and "--max-memory-per-worker" in results["greedy"].error

@@ -249,9 +249,9 @@ class Analyzer:
             landmarkers = [session._landmarker]
             coming = [marks.submit(Landmarker, o.face_model, mode="video", max_faces=o.max_faces,
                                    min_detection=o.min_detection) for _ in range(o.video_landmarkers - 1)]
+            located: deque = deque()  # (frame, landmarker, future landmarks), in frame order
             try:
                 frames = iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD)
-                located: deque = deque()  # (frame, landmarker, future landmarks), in frame order
                 staged: deque = deque()  # (future result, rgb), in frame order
                 more = True
                 while True:
@@ -284,6 +284,14 @@ class Analyzer:
                             progress(done, total)
                         yield (result, rgb) if pixels else result
             finally:
+                # A caller that stops early (or an error) leaves frames in flight: a landmarker must not be closed
+                # while another thread is inside its detect() (MediaPipe crashes the process then).
+                for _, _, fut in located:
+                    if not fut.cancel():
+                        try:
+                            fut.result()
+                        except Exception:
+                            pass
                 for f in coming:
                     landmarkers.append(f.result())
                 for lm in landmarkers[1:]:

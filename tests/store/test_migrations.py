@@ -11,6 +11,7 @@ from storetools import cheap_hasher, make_result
 from mimetic.store.db import current_revision, downgrade, upgrade
 
 ACCOUNT_TABLES = {"users", "login_sessions", "invitations", "links", "practice_sessions", "exercise_results"}
+ANNOTATION_TABLES = {"annotation_projects", "annotation_members", "annotation_items", "annotation_votes"}  # 0003
 
 
 def tables(engine) -> set[str]:
@@ -20,14 +21,16 @@ def tables(engine) -> set[str]:
 def test_up_and_down_on_an_empty_database(bare_engine):
     assert tables(bare_engine) == set() and current_revision(bare_engine) is None
     upgrade(bare_engine)
-    assert current_revision(bare_engine) == "0002_accounts_practice"
+    assert current_revision(bare_engine) == "0003_annotation"
+    assert tables(bare_engine) == ACCOUNT_TABLES | ANNOTATION_TABLES | {"jobs"}
+    downgrade(bare_engine, "0002_accounts_practice")
     assert tables(bare_engine) == ACCOUNT_TABLES | {"jobs"}
     downgrade(bare_engine, "0001_jobs")
     assert current_revision(bare_engine) == "0001_jobs" and tables(bare_engine) == {"jobs"}
     downgrade(bare_engine, "base")
     assert current_revision(bare_engine) is None and tables(bare_engine) == set()
     upgrade(bare_engine)
-    assert tables(bare_engine) == ACCOUNT_TABLES | {"jobs"}
+    assert tables(bare_engine) == ACCOUNT_TABLES | ANNOTATION_TABLES | {"jobs"}
 
 
 def test_up_and_down_on_a_populated_database(bare_engine):
@@ -58,7 +61,7 @@ def test_up_and_down_on_a_populated_database(bare_engine):
     assert jobs.get(made[1]).params == {"fps": 1} and jobs.count() == 3  # the jobs survive
 
     upgrade(bare_engine)
-    assert tables(bare_engine) == ACCOUNT_TABLES | {"jobs"} and jobs.count() == 3
+    assert tables(bare_engine) == ACCOUNT_TABLES | ANNOTATION_TABLES | {"jobs"} and jobs.count() == 3
     with bare_engine.connect() as conn:  # the accounts went with their tables
         assert conn.execute(text("SELECT COUNT(*) FROM users")).scalar() == 0
     assert accounts.create_user("ana@example.org", "a long passphrase").email == "ana@example.org"

@@ -83,7 +83,7 @@ def test_store_migrates_to_head_and_is_idempotent(tmp_path):
     store = JobStore(f"sqlite:///{tmp_path / 'x.db'}")
     store.migrate()
     store.migrate()
-    assert current_revision(store.engine) == "0002_accounts_practice"
+    assert current_revision(store.engine) == "0003_annotation"
     job = store.create(source_name="a.mp4", params={"fps": 3}, owner_id=None)
     assert store.get(job.id).status == "queued" and store.get(job.id).owner_id is None
     assert store.get("not-a-uuid") is None

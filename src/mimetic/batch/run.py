@@ -95,56 +95,95 @@ def analyze_video_file(analyzer, path: Path, name: str, out: Path | None, format
     statistics, events) is computed once, in memory, whenever a timeline, report or spotting is asked for.
     Only the small per-frame numbers are kept for it, so memory stays flat.
     """
-    from contextlib import ExitStack
-
-    from mimetic.batch.sinks import TableSink
-
     run = VideoRun()
-    collector = None
-    if timeline is not None or report is not None or spot:
-        from mimetic.video.analysis import VideoCollector
-
-        collector = VideoCollector(source_name or str(path), spot=spot, keep_crops=report is not None)
-    with ExitStack() as stack:
-        sinks = []
-        if out is not None:
-            for fmt in ("csv", "parquet"):
-                if fmt in formats:
-                    sinks.append(stack.enter_context(TableSink(out / f"{name}.{fmt}", mesh=mesh, include_empty=True)))
-            if "json" in formats:
-                from mimetic.export import JsonLinesWriter
-
-                sinks.append(stack.enter_context(JsonLinesWriter(out / f"{name}.jsonl")))
-        annotated = None
-        if annotate is not None:
-            from mimetic.media.video import VideoWriter, probe_video
-            from mimetic.render.video_overlay import AnnotatedVideoWriter
-
-            out_fps = fps if fps else probe_video(path).fps / max(stride, 1)
-            writer = stack.enter_context(VideoWriter(annotate, out_fps))
-            delay = 0.0
-            if collector is not None and collector.spotter is not None:
-                cfg = collector.spotter.cfg
-                delay = cfg.window + cfg.micro_max + 0.1
-            annotated = AnnotatedVideoWriter(writer, delay=delay)
+    with VideoOutputs(path, name, out, formats, annotate=annotate, fps=fps, stride=stride, mesh=mesh,
+                      timeline=timeline, report=report, spot=spot, source_name=source_name) as outputs:
         for result, rgb in analyzer.analyze_video(path, fps=fps, stride=stride, start=start, end=end, pixels=True,
                                                   progress=progress, cancel=cancel):
-            for s in sinks:
-                (s.add if hasattr(s, "add") else s.write)(result)
-            if collector is not None:
-                new_events = collector.add(result, rgb)
-                if annotated is not None and new_events:
-                    annotated.add_events(new_events)
-            if annotated is not None:
-                annotated.add(rgb, result)
-            run.frames += 1
-            run.faces += len(result.faces)
-        run.analysis = collector.finish() if collector is not None else None
-        if annotated is not None:
-            annotated.close(run.analysis.events or () if run.analysis is not None else ())
+            outputs.add(result, rgb)
+        run = outputs.finish()
     if run.analysis is not None:
         _write_video_analysis(run.analysis, name, out, timeline=timeline, report=report, window=window, say=say)
     return run
+
+
+class VideoOutputs:
+    """The per-video outputs of :func:`analyze_video_file`, fed one analysed frame at a time (in frame order):
+    the table(s), the JSON lines, the annotated copy and the per-video analysis (timeline, spotting). The same
+    writers serve a video analysed in one go and one stitched from time chunks (:mod:`mimetic.batch.chunks`,
+    which has no pixels: ``rgb=None``, so no annotated copy, report crops or spotting there).
+
+    A context manager: outputs are atomic; leaving the ``with`` on an exception (or :meth:`abort`) removes them."""
+
+    def __init__(self, path: Path, name: str, out: Path | None, formats, *, annotate: Path | None = None,
+                 fps=None, stride: int = 1, mesh: bool = False, timeline: Path | None = None,
+                 report: Path | None = None, spot: bool = False, source_name: str | None = None):
+        from contextlib import ExitStack
+
+        from mimetic.batch.sinks import TableSink
+
+        self.run = VideoRun()
+        self.collector = None
+        if timeline is not None or report is not None or spot:
+            from mimetic.video.analysis import VideoCollector
+
+            self.collector = VideoCollector(source_name or str(path), spot=spot, keep_crops=report is not None)
+        self._stack = stack = ExitStack()
+        try:
+            self.sinks = []
+            if out is not None:
+                for fmt in ("csv", "parquet"):
+                    if fmt in formats:
+                        self.sinks.append(stack.enter_context(TableSink(out / f"{name}.{fmt}", mesh=mesh,
+                                                                        include_empty=True)))
+                if "json" in formats:
+                    from mimetic.export import JsonLinesWriter
+
+                    self.sinks.append(stack.enter_context(JsonLinesWriter(out / f"{name}.jsonl")))
+            self.annotated = None
+            if annotate is not None:
+                from mimetic.media.video import VideoWriter, probe_video
+                from mimetic.render.video_overlay import AnnotatedVideoWriter
+
+                out_fps = fps if fps else probe_video(path).fps / max(stride, 1)
+                writer = stack.enter_context(VideoWriter(annotate, out_fps))
+                delay = 0.0
+                if self.collector is not None and self.collector.spotter is not None:
+                    cfg = self.collector.spotter.cfg
+                    delay = cfg.window + cfg.micro_max + 0.1
+                self.annotated = AnnotatedVideoWriter(writer, delay=delay)
+        except BaseException:
+            stack.close()
+            raise
+
+    def add(self, result, rgb=None) -> None:
+        for s in self.sinks:
+            (s.add if hasattr(s, "add") else s.write)(result)
+        if self.collector is not None:
+            new_events = self.collector.add(result, rgb)
+            if self.annotated is not None and new_events:
+                self.annotated.add_events(new_events)
+        if self.annotated is not None:
+            self.annotated.add(rgb, result)
+        self.run.frames += 1
+        self.run.faces += len(result.faces)
+
+    def finish(self) -> VideoRun:
+        """The per-video analysis, the annotated copy's last frames; the files are moved into place on leaving
+        the ``with``."""
+        self.run.analysis = self.collector.finish() if self.collector is not None else None
+        if self.annotated is not None:
+            self.annotated.close(self.run.analysis.events or () if self.run.analysis is not None else ())
+        return self.run
+
+    def abort(self) -> None:
+        self._stack.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> "VideoOutputs":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
 
 
 def _write_video_analysis(analysis, name: str, out: Path | None, *, timeline: Path | None, report: Path | None,

@@ -43,9 +43,42 @@ class TaskOptions:
     report: bool = False  # print the full per-face report
     summaries: bool = False  # print the short per-face summaries
     table: bool = True  # return the image's rows for the table
+    # videos (``mimetic video``): the time span, and the per-video extras. ``annotate``/``timeline``/``report_html``: a
+    # file when ``single``, else a folder that gets ``NAME.annotated.mp4`` / ``NAME.timeline.csv`` / ``NAME.html``
+    # (``mimetic analyze --overlay`` writes ``out/NAME.annotated.mp4``).
+    start: float = 0.0
+    end: float | None = None
+    annotate: Path | None = None
+    timeline: Path | None = None
+    report_html: Path | None = None
+    spot: bool = False
+    window: float = 1.0
+    auto_baseline: bool = False  # each video's calmest face in its first 5 s is its baseline
 
     def analyzer_key(self) -> tuple:
         return (self.max_faces, self.min_face, self.max_pixels)
+
+    def _per_video(self, where: Path | None, name: str, suffix: str) -> Path | None:
+        if where is None:
+            return None
+        return where if self.single else where / f"{name}{suffix}"
+
+    def annotate_for(self, name: str) -> Path | None:
+        if self.annotate is None and self.overlay and self.out is not None:
+            return self.out / f"{name}.annotated.mp4"
+        return self._per_video(self.annotate, name, ".annotated.mp4")
+
+    def timeline_for(self, name: str) -> Path | None:
+        return self._per_video(self.timeline, name, ".timeline.csv")
+
+    def report_for(self, name: str) -> Path | None:
+        return self._per_video(self.report_html, name, ".html")
+
+    def chunkable(self) -> bool:
+        """Whether a long video may be split in time chunks: not when an output needs the pixels in frame order
+        (an annotated copy, a report's face crops, spotting), and only where the chunks can spill (``out``)."""
+        return (self.out is not None and self.annotate_for("x") is None and self.report_html is None
+                and not self.spot)
 
 
 @dataclass
@@ -67,6 +100,10 @@ class TaskResult:
     worker: str = ""
     frame: Any = None  # an image's FrameResult, for the table (None for videos, failures, or without a table)
     lines: list[str] = field(default_factory=list)  # what to print for this input (face summaries)
+    notes: list[str] = field(default_factory=list)  # printed even with --quiet (the baseline a video chose)
+    said: list[str] = field(default_factory=list)  # a video's messages (timeline: …), when no ``say`` was given
+    chunk: Any = None  # a long video's time chunk (mimetic.batch.chunks.Chunk), or None: the whole input
+    memory_mb: float = 0.0  # the worker's resident memory after the task (0: not measured)
 
     @property
     def ok(self) -> bool:
@@ -102,13 +139,16 @@ def _worker_analyzer(options: TaskOptions) -> tuple[Any, threading.Lock]:
 
 def analyze_input(path: str, name: str, options: TaskOptions, *, sha256: str = "", analyzer=None,
                   progress: Callable[[int, int | None], None] | None = None,
-                  say: Callable[[str], None] | None = None) -> TaskResult:
+                  say: Callable[[str], None] | None = None, chunk=None) -> TaskResult:
     """Analyse one input and write its own outputs; never raises for the input's sake (see the module's doc).
 
     ``analyzer``: the caller's (``--workers 1``); by default this process's own. ``progress`` and ``say``: a video's
-    progress callback and message sink, only where the task runs in the command's process."""
+    progress callback and message sink, only where the task runs in the command's process. ``chunk``: analyse only
+    this time chunk of a long video and spill its frames for the writer (:mod:`mimetic.batch.chunks`)."""
     started = time.perf_counter()
-    result = TaskResult(input=str(path), name=name, sha256=sha256, worker=f"{os.uname().nodename}:{os.getpid()}")
+    result = TaskResult(input=str(path), name=name, sha256=sha256, worker=f"{os.uname().nodename}:{os.getpid()}",
+                        chunk=chunk)
+    _test_hook(path)
     try:
         if analyzer is not None:
             _run(result, Path(path), name, options, analyzer, progress, say)
@@ -117,46 +157,46 @@ def analyze_input(path: str, name: str, options: TaskOptions, *, sha256: str = "
             with lock:
                 _run(result, Path(path), name, options, analyzer, progress, say)
     except Exception as e:
-        _fail(result, e)
+        from mimetic.batch.failures import fail
+
+        fail(result, e)
     result.seconds = time.perf_counter() - started
     if not result.ok:
         result.frame, result.lines, result.faces, result.frames = None, [], 0, 0
     return result
 
 
-def _fail(result: TaskResult, e: Exception) -> None:
-    """The input's one error line, worded as the sequential command always worded it."""
-    from mimetic.errors import write_failure
-    from mimetic.errors import InputError, MimeticError
-
-    result.status = "failed"
-    if isinstance(e, InputError):
-        result.error = str(e)
-    elif isinstance(e, MimeticError):
-        result.error = f"{result.input}: {e}"
-    elif isinstance(e, OSError):  # an output could not be written (a full disk): this input's outputs are gone
-        result.error = f"{result.input}: {write_failure(e)}"
-    else:  # a bug: the batch goes on, the command exits with EXIT_CRASH
-        import traceback
-
-        result.crashed = True
-        result.traceback = "".join(traceback.format_exception(e))
-        result.error = f"{result.input}: unexpected {type(e).__name__}: {e}"
+def _test_hook(path) -> None:
+    """Tests only: ``MIMETIC_TEST_KILL_ON=NAME`` kills a worker process (``os._exit(137)``, as the kernel's OOM
+    killer would) when it starts on an input whose file name is ``NAME``; never the command's own process."""
+    kill = os.environ.get("MIMETIC_TEST_KILL_ON")
+    if kill and Path(path).name == kill and os.environ.get("MIMETIC_WORKER") == "1":
+        os._exit(137)
 
 
 def _run(result: TaskResult, path: Path, name: str, o: TaskOptions, analyzer, progress, say) -> None:
     from mimetic.batch.run import analyze_video_file, write_image_outputs
     from mimetic.media.discover import kind_of
 
-    if o.baseline is not None and analyzer.baseline is not o.baseline:
-        analyzer.set_baseline(o.baseline)
+    if analyzer.baseline is not o.baseline and not (o.auto_baseline and kind_of(path) == "video"):
+        analyzer.set_baseline(o.baseline)  # this run's (None: none; a worker keeps its Analyzer between runs)
     if kind_of(path) == "video":
         result.kind = "video"
-        out = o.out
-        run = analyze_video_file(analyzer, path, name, out, list(o.formats),
-                                 annotate=(out / f"{name}.annotated.mp4") if (o.overlay and out) else None,
-                                 fps=o.fps, stride=o.stride, mesh=o.mesh, progress=progress, say=say)
-        result.frames, result.faces = run.frames, run.faces
+        if o.auto_baseline:
+            face = analyzer.video_baseline(path)
+            result.notes.append(f"baseline: the calmest face in the first 5 s (box {face.box[2]:.0f} px wide)")
+        if result.chunk is not None:
+            from mimetic.batch.chunks import analyze_chunk
+
+            result.frames, result.faces = analyze_chunk(analyzer, path, name, result.chunk, o.out, fps=o.fps,
+                                                        stride=o.stride)
+            return
+        said: list[str] = []
+        run = analyze_video_file(analyzer, path, name, o.out, list(o.formats), annotate=o.annotate_for(name),
+                                 fps=o.fps, stride=o.stride, start=o.start, end=o.end, mesh=o.mesh,
+                                 progress=progress, say=say or said.append, timeline=o.timeline_for(name),
+                                 report=o.report_for(name), spot=o.spot, window=o.window)
+        result.frames, result.faces, result.said = run.frames, run.faces, said
         result.lines.append(f"{path}: {run.frames} frames")
         return
     from mimetic.media.images import read_image

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from mimetic.cli import analyze, pictures, server, train
+from mimetic.cli import analyze, annotate, pictures, server, train
 from mimetic.cli.common import EXIT_CRASH, EXIT_INTERRUPTED, err
 
 __all__ = ["app", "main"]
@@ -54,6 +54,7 @@ app.command()(pictures.muscles)
 app.command()(pictures.explain)
 app.command("evaluate-aus")(pictures.evaluate_aus)
 app.add_typer(train.app, name="train")
+app.add_typer(annotate.app, name="annotate")
 app.command()(train.evaluate)
 app.command()(server.models)
 app.command()(server.serve)

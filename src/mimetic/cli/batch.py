@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mimetic.batch.run import NAME_ROOM, analyze_video_file, outputs_of
+from mimetic.batch.run import NAME_ROOM, outputs_of
 from mimetic.cli.common import EXIT_CRASH, EXIT_FAILED, EXIT_OK
 from mimetic.errors import write_failure
 from mimetic.errors import MimeticError
@@ -164,22 +164,56 @@ def _cluster_errors(console, summary: Summary):
         _error(console, str(e))
 
 
+#: ``--chunk-seconds`` and ``--chunk-overlap``: a video longer than this is split in time chunks (several workers).
+CHUNK_SECONDS = 120.0
+CHUNK_OVERLAP = 2.0
+
+
+def _chunked(jobs: list[tuple], options, workers: int, seconds: float, overlap: float) -> tuple[list[tuple], dict]:
+    """Every long video among ``jobs`` replaced by its chunks' jobs, and a stitcher for each (by input)."""
+    from mimetic.batch.chunks import Stitcher, plan_chunks
+    from mimetic.media.discover import kind_of
+
+    out: list[tuple] = []
+    stitchers: dict[str, Stitcher] = {}
+    for job in jobs:
+        path, name, sha = job
+        chunks = plan_chunks(path, seconds=seconds, overlap=overlap, workers=workers, start=options.start,
+                             end=options.end, fps=options.fps, stride=options.stride) \
+            if kind_of(Path(path)) == "video" else []
+        if not chunks:
+            out.append(job)
+            continue
+        stitchers[path] = Stitcher(path, name, sha, chunks, options)
+        out.extend((path, name, sha, c) for c in chunks)
+    return out, stitchers
+
+
 def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_out: Path | None, overlay: bool,
               max_faces: int, min_face: int, fps, stride: int, mesh: bool, landmarks: bool, max_pixels: int,
               quiet: bool, baseline: Path | None = None, report: bool = False, workers: int | None = None,
-              scheduler: str | None = None, retry_failed: bool = False) -> int:
+              scheduler: str | None = None, retry_failed: bool = False, manifest: bool = True,
+              chunk_seconds: float = CHUNK_SECONDS, chunk_overlap: float = CHUNK_OVERLAP,
+              max_memory_mb: float | None = None, video: dict | None = None) -> int:
     """Analyse every input; returns the exit status (:data:`~mimetic.cli.common.EXIT_OK`, ``EXIT_FAILED`` when an
     input failed or the table could not be written, ``EXIT_CRASH`` for a bug outside the per-input work).
 
     ``workers``: processes (default: the cores; 1: this process); ``scheduler``: a Dask scheduler's address
-    (:mod:`mimetic.batch.executor`). With ``out``, the run is resumable (:mod:`mimetic.batch.store`)."""
+    (:mod:`mimetic.batch.executor`). With ``out`` and ``manifest``, the run is resumable
+    (:mod:`mimetic.batch.store`); ``mimetic video`` runs without (its outputs are per video). ``chunk_seconds``:
+    a video longer than this is split in time chunks over the workers (0: never; :mod:`mimetic.batch.chunks`).
+    ``max_memory_mb``: the bound on a local worker's memory. ``video``: ``mimetic video``'s extras
+    (:class:`~mimetic.batch.tasks.TaskOptions` fields: start, end, annotate, timeline, report_html, spot, window,
+    auto_baseline)."""
     summary = Summary()
     console = _console()
     try:
         return _run_batch(summary, console, paths, out=out, formats=formats, json_out=json_out, overlay=overlay,
                           max_faces=max_faces, min_face=min_face, fps=fps, stride=stride, mesh=mesh,
                           landmarks=landmarks, max_pixels=max_pixels, quiet=quiet, baseline=baseline,
-                          report=report, workers=workers, scheduler=scheduler, retry_failed=retry_failed)
+                          report=report, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
+                          manifest=manifest, chunk_seconds=chunk_seconds, chunk_overlap=chunk_overlap,
+                          max_memory_mb=max_memory_mb, video=video or {})
     except Exception as e:  # a bug outside one input's work: say so, and where the good inputs' outputs are
         return _crash(console, e, _where(out, json_out, summary.ok))
 
@@ -187,7 +221,8 @@ def run_batch(paths: list[str], *, out: Path | None, formats: list[str], json_ou
 def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None, formats: list[str],
                json_out: Path | None, overlay: bool, max_faces: int, min_face: int, fps, stride: int, mesh: bool,
                landmarks: bool, max_pixels: int, quiet: bool, baseline: Path | None, report: bool,
-               workers: int | None, scheduler: str | None, retry_failed: bool) -> int:
+               workers: int | None, scheduler: str | None, retry_failed: bool, manifest: bool,
+               chunk_seconds: float, chunk_overlap: float, max_memory_mb: float | None, video: dict) -> int:
     from contextlib import nullcontext
 
     from mimetic.batch.executor import default_workers, run_tasks, scheduler_address
@@ -209,7 +244,7 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
 
     # The run's shared outputs (table dataset, manifest) and what an earlier run in the same --out already did.
     store = None
-    if out is not None:
+    if out is not None and manifest:
         from mimetic.batch.store import RunStore
 
         store = RunStore(out, mesh=mesh)
@@ -242,15 +277,24 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
         summary.failed.append(msg)
         _error(console, f"{msg} (in an earlier run; --retry-failed tries again)")
 
-    workers = min(workers or default_workers(), max(1, len(jobs)))
+    options = TaskOptions(out=out, formats=tuple(formats), json_out=json_out, single=len(files) == 1,
+                          overlay=overlay, landmarks=landmarks, mesh=mesh, fps=fps, stride=stride,
+                          max_faces=max_faces, min_face=min_face, max_pixels=max_pixels, report=report,
+                          summaries=report or len(files) <= 10, table=store is not None, **video)
+
+    # A long video becomes one task per time chunk when there are several workers (mimetic.batch.chunks).
+    requested = workers or default_workers()
+    stitchers: dict[str, object] = {}
+    if (requested > 1 or scheduler) and chunk_seconds > 0 and options.chunkable():
+        jobs, stitchers = _chunked(jobs, options, requested if not scheduler else max(requested, 2),
+                                   chunk_seconds, chunk_overlap)
+    tasks = len(jobs)
+    inputs = tasks - sum(len(st.chunks) - 1 for st in stitchers.values())
+    workers = min(requested, max(1, tasks))
     inline = workers <= 1 and not scheduler
 
     # The baseline face is measured once, here, and travels to the workers with the tasks.
     analyzer = None
-    options = TaskOptions(out=out, formats=tuple(formats), json_out=json_out, single=len(files) == 1,
-                          overlay=overlay, landmarks=landmarks, mesh=mesh, fps=fps, stride=stride,
-                          max_faces=max_faces, min_face=min_face, max_pixels=max_pixels, report=report,
-                          summaries=report or len(files) <= 10, table=store is not None)
     if jobs and (inline or baseline is not None):
         from mimetic.analyzer import Analyzer
 
@@ -279,10 +323,22 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
 
     with analyzer if analyzer is not None else nullcontext(), _progress(quiet) as progress, \
             _record_on_interrupt(store, table_error), _cluster_errors(console, summary):
-        task = progress.add_task("inputs", total=len(jobs))
+        task = progress.add_task("inputs", total=inputs)
         for result in run_tasks(jobs, options, workers=workers, scheduler=scheduler, analyzer=analyzer,
                                 progress_for=(lambda p: _progress_callback(progress, Path(p).name)) if inline else None,
-                                say=_say(progress)):
+                                say=_say(progress), max_memory_mb=max_memory_mb):
+            for line in result.notes if result.chunk is None else ():
+                _print(progress.console, line)
+            if result.chunk is not None:  # a long video's chunk: its share of the bar; the video when all are in
+                progress.advance(task, 1 / result.chunk.count)
+                result = stitchers[result.input].add(result)
+                if result is None:
+                    continue
+                for line in result.notes:
+                    _print(progress.console, line)
+            if not quiet:
+                for line in result.said:
+                    _print(progress.console, line)
             if result.ok:
                 summary.ok += 1
                 summary.faces += result.faces
@@ -297,7 +353,8 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
                     print(result.traceback, file=sys.stderr, end="")
                 _report_error(progress, result.error)
             record(result)
-            progress.advance(task)
+            if result.chunk is None and result.input not in stitchers:
+                progress.advance(task)
     if store is not None and not table_error:
         try:
             store.close()
@@ -334,33 +391,20 @@ def _run_batch(summary: Summary, console, paths: list[str], *, out: Path | None,
     return status
 
 
-def run_video_command(file: Path, *, out: Path | None, formats: list[str], annotate: Path | None, fps, stride: int,
-                      start: float, end, max_faces: int, mesh: bool, quiet: bool, baseline: str | None = None,
-                      timeline: Path | None = None, report: Path | None = None, spot: bool = False,
-                      window: float = 1.0) -> int:
-    from mimetic.analyzer import Analyzer
-
-    console = _console()
-    summary = Summary()
-    try:
-        with Analyzer(max_faces=max_faces) as analyzer, _progress(quiet) as progress:
-            if baseline == "auto":
-                face = analyzer.video_baseline(file)
-                _print(progress.console, f"baseline: the calmest face in the first 5 s (box {face.box[2]:.0f} px wide)")
-            elif baseline is not None:
-                analyzer.set_baseline(baseline)
-            run = analyze_video_file(analyzer, Path(file), _Names()(Path(file)), out, formats, annotate=annotate,
-                                     fps=fps, stride=stride, start=start, end=end, mesh=mesh,
-                                     progress=_progress_callback(progress, Path(file).name), say=_say(progress),
-                                     timeline=timeline, report=report, spot=spot, window=window)
-        summary.ok, summary.frames, summary.faces = 1, run.frames, run.faces
-    except MimeticError as e:
-        summary.failed.append(str(e))
-        _error(console, str(e))
-    except OSError as e:  # an output could not be written (a full disk); outputs are atomic: none is half-written
-        summary.failed.append(f"{file}: {write_failure(e)}")
-        _error(console, f"{file}: {write_failure(e)}")
-    except Exception as e:  # a bug
-        return _crash(console, e, "the outputs are written only when complete, so none is half-written")
-    _print(console, summary.line())
-    return EXIT_FAILED if summary.failed else EXIT_OK
+def run_video_command(files: list[str], *, out: Path | None, formats: list[str], annotate: Path | None, fps,
+                      stride: int, start: float, end, max_faces: int, mesh: bool, quiet: bool,
+                      baseline: str | None = None, timeline: Path | None = None, report: Path | None = None,
+                      spot: bool = False, window: float = 1.0, workers: int | None = None,
+                      scheduler: str | None = None, chunk_seconds: float = CHUNK_SECONDS,
+                      chunk_overlap: float = CHUNK_OVERLAP, max_memory_mb: float | None = None) -> int:
+    """``mimetic video``: :func:`run_batch` (the same tasks, workers and writer as ``mimetic analyze``) with the
+    per-video extras, and no manifest or image table. With several files, ``annotate``, ``timeline`` and ``report``
+    are folders (``NAME.annotated.mp4``, ``NAME.timeline.csv``, ``NAME.html`` in them)."""
+    auto = baseline == "auto"
+    return run_batch(files, out=out, formats=formats, json_out=None, overlay=False, max_faces=max_faces,
+                     min_face=48, fps=fps, stride=stride, mesh=mesh, landmarks=True, max_pixels=100_000_000,
+                     quiet=quiet, baseline=None if (auto or baseline is None) else Path(baseline), workers=workers,
+                     scheduler=scheduler, manifest=False, chunk_seconds=chunk_seconds, chunk_overlap=chunk_overlap,
+                     max_memory_mb=max_memory_mb,
+                     video=dict(start=start, end=end, annotate=annotate, timeline=timeline, report_html=report,
+                                spot=spot, window=window, auto_baseline=auto))

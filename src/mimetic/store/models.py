@@ -141,3 +141,66 @@ class ExerciseResultRow(Base):
     stability: Mapped[float | None] = mapped_column(Float, nullable=True)
     synkinesis: Mapped[int] = mapped_column(Integer, default=0)  # how many synkinesis warnings
     skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# -- labelling projects (issue 20; revision 0003_annotation; the store is mimetic.store.annotation) ----------------
+# Everything goes with its project; memberships and votes go with their user.
+
+
+class AnnotationProject(Base):
+    """A labelling project: a name, an owner and a label set (:meth:`mimetic.annotate.LabelSet.to_dict`)."""
+
+    __tablename__ = "annotation_projects"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    label_set: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnnotationMember(Base):
+    __tablename__ = "annotation_members"
+    __table_args__ = (UniqueConstraint("project_id", "user_id", name="uq_annotation_members_project_user"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("annotation_projects.id", **_USER_FK), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", **_USER_FK), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # owner | reviewer | annotator
+
+
+class AnnotationItem(Base):
+    """One image. ``file``/``crop``: server-chosen file names in the project's folder; ``prelabel``: see
+    :func:`mimetic.annotate.prelabel.prelabel`."""
+
+    __tablename__ = "annotation_items"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_annotation_items_project_name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("annotation_projects.id", **_USER_FK), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(255), default="")  # display only
+    sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    prelabel: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    review: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reviewer: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnnotationVote(Base):
+    """One annotator's answer on one item. ``annotator``: the member's e-mail, or the name an import gave;
+    ``user_id``: the member, when it is one."""
+
+    __tablename__ = "annotation_votes"
+    __table_args__ = (UniqueConstraint("item_id", "annotator", name="uq_annotation_votes_item_annotator"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("annotation_items.id", **_USER_FK), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", **_USER_FK), nullable=True, index=True)
+    annotator: Mapped[str] = mapped_column(String(254))
+    label: Mapped[str] = mapped_column(String(40))
+    aus: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

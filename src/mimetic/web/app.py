@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
     """The web app. ``settings`` defaults to :meth:`Settings.from_env`; ``warm`` loads the photo workers' models
     at start-up (in the background) so the first request is not slow."""
     from mimetic import __version__
-    from mimetic.web import account_pages, api, auth, hosts, live, pages, practice_pages, practice_ws
+    from mimetic.web import account_pages, annotate_pages, api, auth, hosts, live, pages, practice_pages, practice_ws
     from mimetic.web.services import Services
 
     settings = settings or Settings.from_env()
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, *, warm: bool = True) -> FastAP
     app.include_router(practice_ws.router)
     app.include_router(practice_pages.api)
     app.include_router(practice_pages.pages)
+    app.include_router(annotate_pages.api)
+    app.include_router(annotate_pages.pages)
     assets = _swagger_assets()
     if assets is not None:  # mounted before /static, which would shadow it
         app.mount("/static/docs", StaticFiles(directory=assets), name="docs-assets")

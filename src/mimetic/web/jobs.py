@@ -286,13 +286,16 @@ class JobRunner:
             files.append(RESULT_TIMELINE)
             if job.keep_media:
                 files.append(source.name)
+            self._settle(job_id, job.keep_media, files)
             self.store.finish(job_id, files=files, stats=stats, frames=run.frames)
             self._mark(job_id, "done")
         except Stop as exc:
+            self._settle(job_id, job.keep_media)
             self.store.fail(job_id, str(exc), files=[source.name] if job.keep_media and source.is_file() else [])
             self._mark(job_id, "failed")
         except (InputError, MimeticError) as exc:
             reason = exc.cause if isinstance(exc, InputError) else str(exc)
+            self._settle(job_id, job.keep_media)
             self.store.fail(job_id, f"the video could not be analysed: {reason}",
                             files=[source.name] if job.keep_media and source.is_file() else [])
             self._mark(job_id, "failed")
@@ -303,6 +306,7 @@ class JobRunner:
             else:
                 log.exception("job %s failed", job_id)
                 reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            self._settle(job_id, job.keep_media)
             self.store.fail(job_id, reason, files=[source.name] if job.keep_media and source.is_file() else [])
             self._mark(job_id, "failed")
         finally:
@@ -310,6 +314,14 @@ class JobRunner:
             done = self.store.get(job_id)
             self._cleanup(job_id, keep_source=bool(done and done.keep_media), keep=set(done.files) if done else set())
             self._progress.pop(job_id, None)  # the row now holds the final state
+
+    def _settle(self, job_id: str, keep_media: bool, files: list[str] | None = None) -> None:
+        """Remove what the job leaves behind before its final state is recorded, so that a client that sees the
+        state never sees partial files (the ``finally`` clean-up after it is a safety net)."""
+        try:
+            self._cleanup(job_id, keep_source=keep_media, keep=set(files or ()))
+        except OSError:
+            log.exception("job %s: temporary files could not be removed", job_id)
 
     def _end_interrupted(self, job_id: str) -> None:
         """A job failed by a restart: remove its partial results (and its upload unless kept)."""
