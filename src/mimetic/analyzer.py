@@ -20,7 +20,8 @@ from typing import Literal, overload
 import numpy as np
 
 from mimetic.face.boxes import box_of_points, overlap_of_smaller
-from mimetic.face.landmarker import Detector, Landmarker, RawFace
+from mimetic.face.blazeface import Detector
+from mimetic.face.landmarker import Landmarker, RawFace
 from mimetic.face.pose import pose_from_matrix
 from mimetic.face.search import find_faces
 from mimetic.face.tracking import Tracker
@@ -32,6 +33,8 @@ from mimetic.types import Face, FrameResult
 RESCORE_EVERY = 15
 #: In a video file, at most this many located frames wait for their per-face stages before the loop waits too.
 STAGE_DEPTH = 3
+#: frames queued on each video landmarker's thread (2: it starts the next one while the loop places the last)
+LANDMARK_DEPTH = 2
 
 
 def build_face(raw: RawFace, width: int, height: int, track_id: int | None = None) -> Face:
@@ -94,7 +97,7 @@ class Analyzer:
             self._landmarker = Landmarker(o.face_model, mode="image", max_faces=o.max_faces,
                                           min_detection=o.min_detection)
         if self._detector is None:
-            self._detector = Detector(o.face_model, min_score=o.min_detection)
+            self._detector = Detector(min_score=o.min_detection)
         return self._landmarker, self._detector
 
     @property
@@ -237,38 +240,43 @@ class Analyzer:
 
         total = expected_frames(path, fps=fps, stride=stride, start=start, end=end) if progress is not None else None
         done = 0
-        # Pipelined and frame-parallel: options.video_landmarkers VIDEO-mode landmarkers take alternate frames on
-        # their own threads (each tracks at 1/n of the frame rate), tracking and track ids are assigned in frame
-        # order, each frame's per-face stages run on one more thread while the next frames are located, and PyAV
-        # decodes ahead on another; MediaPipe, onnxruntime and PyAV release the GIL. Results come out in order.
+        # Pipelined and frame-parallel: options.video_landmarkers VIDEO-mode landmarkers take turns frame by frame,
+        # each on its own thread with up to LANDMARK_DEPTH frames queued (so it never waits for this loop), and
+        # each tracks at 1/n of the frame rate; tracking and track ids are assigned in frame order, each frame's
+        # per-face stages run on one more thread while the next frames are located, and PyAV decodes ahead on
+        # another; MediaPipe, onnxruntime and PyAV release the GIL. Results come out in order.
         o = self.options
         with self.live(source=str(path)) as session, \
-                ThreadPoolExecutor(o.video_landmarkers, thread_name_prefix="mimetic-landmarks") as marks, \
+                ThreadPoolExecutor(max(1, o.video_landmarkers - 1), thread_name_prefix="mimetic-open") as opening, \
                 ThreadPoolExecutor(1, thread_name_prefix="mimetic-stages") as stages:
             stages.submit(lambda: self.expression_model)  # loads while the first frames are located
             landmarkers = [session._landmarker]
-            coming = [marks.submit(Landmarker, o.face_model, mode="video", max_faces=o.max_faces,
-                                   min_detection=o.min_detection) for _ in range(o.video_landmarkers - 1)]
+            coming = [opening.submit(Landmarker, o.face_model, mode="video", max_faces=o.max_faces,
+                                     min_detection=o.min_detection) for _ in range(o.video_landmarkers - 1)]
+            threads: dict[int, ThreadPoolExecutor] = {}  # one thread per landmarker: its calls stay in time order
             located: deque = deque()  # (frame, landmarker, future landmarks), in frame order
             try:
                 frames = iter_frames(path, fps=fps, stride=stride, start=start, end=end, read_ahead=READ_AHEAD)
                 staged: deque = deque()  # (future result, rgb), in frame order
-                more = True
+                more, turn = True, 0
                 while True:
                     landmarkers += [f.result() for f in coming if f.done()]
                     coming = [f for f in coming if not f.done()]
-                    busy = {id(lm) for _, lm, _ in located}
-                    free = [lm for lm in landmarkers if id(lm) not in busy]
-                    while more and free:  # each landmarker has at most one frame; frames go out in order
+                    while more:  # frames go to the landmarkers in turn, as long as the next one has room
+                        lm = landmarkers[turn % len(landmarkers)]
+                        if sum(1 for _, m, _ in located if m is lm) >= LANDMARK_DEPTH:
+                            break
                         frame = next(frames, None)
                         if frame is None:
                             more = False
                             break
                         if cancel is not None and cancel():
                             raise Cancelled(f"{path}: cancelled after {done} frames")
-                        lm = free.pop(0)
-                        located.append((frame, lm, marks.submit(lm.detect, frame.image,
-                                                                int(round(frame.timestamp * 1000)))))
+                        if id(lm) not in threads:
+                            threads[id(lm)] = ThreadPoolExecutor(1, thread_name_prefix="mimetic-landmarks")
+                        located.append((frame, lm, threads[id(lm)].submit(lm.detect, frame.image,
+                                                                          int(round(frame.timestamp * 1000)))))
+                        turn += 1
                     if located:
                         frame, _, raws = located.popleft()
                         result = session.place(raws.result(), frame.image, timestamp=frame.timestamp,
@@ -292,6 +300,8 @@ class Analyzer:
                             fut.result()
                         except Exception:
                             pass
+                for t in threads.values():
+                    t.shutdown(wait=True)
                 for f in coming:
                     landmarkers.append(f.result())
                 for lm in landmarkers[1:]:
@@ -362,7 +372,7 @@ class LiveSession:
 
     def _rescore(self, rgb: np.ndarray, boxes: list, ids: list[int]) -> None:
         if self._detector is None:
-            self._detector = Detector(self.analyzer.options.face_model, min_score=0.3)
+            self._detector = Detector(min_score=0.3)
         dets = self._detector.detect(rgb)
         for b, tid in zip(boxes, ids):
             match = [d[4] for d in dets if overlap_of_smaller(b, d[:4]) > 0.5]

@@ -35,11 +35,13 @@ def box_of_points(xy: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
-def suppress(boxes: list, scores: list, *, threshold: float) -> list[int]:
-    """Greedy non-maximum suppression with the overlap-of-smaller measure; returns kept indices, best first."""
+def suppress(boxes: list, scores: list, *, threshold: float, metric: str = "smaller") -> list[int]:
+    """Greedy non-maximum suppression; returns kept indices, best first. ``metric``: ``"smaller"`` (intersection
+    over the smaller box, merges a box inside another) or ``"iou"``."""
+    overlap = overlap_of_smaller if metric == "smaller" else iou
     order = sorted(range(len(boxes)), key=lambda i: -scores[i])
     kept: list[int] = []
     for i in order:
-        if all(overlap_of_smaller(boxes[i], boxes[k]) < threshold for k in kept):
+        if all(overlap(boxes[i], boxes[k]) < threshold for k in kept):
             kept.append(i)
     return kept

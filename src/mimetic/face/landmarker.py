@@ -1,7 +1,7 @@
-"""Thin wrappers over MediaPipe's Tasks API: the FaceLandmarker (478 points, 52 blendshapes, transformation
-matrix) and the bundle's own short-range face detector (used to find small faces on tiles).
+"""A thin wrapper over MediaPipe's Tasks API: the FaceLandmarker (478 points, 52 blendshapes, transformation
+matrix). The bundle's face detector runs on its own through onnxruntime (:mod:`mimetic.face.blazeface`).
 
-Both are context managers and must be closed: MediaPipe prints an exception at interpreter exit otherwise.
+It is a context manager and must be closed: MediaPipe prints an exception at interpreter exit otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mimetic.face.model import bundle_member, resolve_face_model
+from mimetic.face.model import resolve_face_model
 
 # MediaPipe's C++ logging goes to stderr; keep the CLI's output clean unless the user asks for it.
 os.environ.setdefault("GLOG_minloglevel", "2")
@@ -165,28 +165,3 @@ class Landmarker(_Task):
                 if result.facial_transformation_matrixes else np.eye(4, dtype=np.float32)
             faces.append(RawFace(pts, shapes, matrix, self.presence))
         return faces
-
-
-class Detector(_Task):
-    """The bundle's BlazeFace short-range detector: boxes and scores only, about 1.5 ms a call on this CPU."""
-
-    def __init__(self, model_path: str | os.PathLike | None = None, *, min_score: float = 0.5):
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        bundle = Path(resolve_face_model(model_path))
-        options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_buffer=bundle_member(bundle, "face_detector.tflite")),
-            min_detection_confidence=min_score,
-        )
-        self._create(vision.FaceDetector, options)
-
-    def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float, float]]:
-        """Boxes (x, y, w, h, score) in pixels of ``rgb``."""
-        out = []
-        with self._quiet():
-            detections = self._task.detect(_mp_image(rgb)).detections
-        for d in detections:
-            b = d.bounding_box
-            out.append((float(b.origin_x), float(b.origin_y), float(b.width), float(b.height),
-                        float(d.categories[0].score)))
-        return out

@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import zipfile
-from functools import lru_cache
 from pathlib import Path
 
 from mimetic.errors import ModelNotFoundError
@@ -59,13 +58,6 @@ def resolve_face_model(path: str | os.PathLike | None = None) -> Path:
     return bundled.resolve()
 
 
-@lru_cache(maxsize=8)
-def bundle_member(bundle: Path, member: str) -> bytes:
-    """One model file from inside a .task bundle (e.g. ``face_detector.tflite``), read into memory."""
-    with zipfile.ZipFile(bundle) as z:
-        return z.read(member)
-
-
 def sha256(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -82,6 +74,8 @@ def model_files() -> list[dict]:
                  "path": str(bundle), "size": bundle.stat().st_size, "sha256": sha256(bundle)})
     models_dir = Path(__file__).resolve().parent.parent / "models"
     for p in sorted(models_dir.glob("*.onnx")):
-        rows.append({"name": p.name, "role": "trained by Mimetic (see MODEL_CARD.md)", "path": str(p),
+        role = ("face detector for small faces: the bundle's BlazeFace converted to ONNX (MODEL_CARD.md, BlazeFace)"
+                if p.name == "blazeface_short.onnx" else "trained by Mimetic (see MODEL_CARD.md)")
+        rows.append({"name": p.name, "role": role, "path": str(p),
                      "size": p.stat().st_size, "sha256": sha256(p)})
     return rows

@@ -1,16 +1,18 @@
 """Find every face in a still image, small ones included.
 
-MediaPipe's detector is short-range: it sees the image at 128x128, so a face smaller than about a sixth of the
-image is missed (on ``multi_face.jpg`` one pass finds 3 of 5). We therefore:
+MediaPipe's landmarker finds faces with a short-range detector that sees the image at 128x128, so a face smaller
+than about a sixth of the image is missed (on ``multi_face.jpg`` one pass finds 3 of 5). We therefore:
 
-1. run the detector on the whole image and on overlapping tiles of a small pyramid (tile sides 256 px x 1.6^k,
-   half-overlapping), so that a face of ``min_face`` pixels is at least ~19 % of some tile;
-2. merge the candidate boxes (non-maximum suppression on intersection-over-smaller-area);
-3. run the landmarker on a square crop around each candidate (2.2 x its size), so the landmark model sees the face
-   at a good scale, and map the 478 points back to the image;
+1. run the same detector (:class:`mimetic.face.blazeface.Detector`, fully convolutional) on a small pyramid of the
+   whole image: fitted into 128 px, then scaled so that a tile of 256 px x 1.6^k becomes 128 px — a face of
+   ``min_face`` pixels is then at least ~19 % of the network's window at some level. One call per level, on a helper
+   thread while the landmarker runs its own whole-image pass on this one (the two cores are busy at once);
+2. merge the candidate boxes of all levels (non-maximum suppression on intersection-over-smaller-area);
+3. run the landmarker on a square crop around each candidate that the whole-image pass did not find (2.2 x its
+   size), so the landmark model sees the face at a good scale, and map the 478 points back to the image;
 4. drop duplicates on the landmark boxes.
 
-A full-image landmarker pass is also run, because the landmarker's own detector sometimes finds a face (a large,
+The whole-image landmarker pass is kept because the landmarker's own detector sometimes finds a face (a large,
 close one) that the stand-alone detector scores below threshold.
 
 5. When nothing was found, the image may be a face that fills the frame (how face datasets and many users hand faces
@@ -26,8 +28,9 @@ import math
 
 import numpy as np
 
-from mimetic.face.boxes import box_of_points, covered, iou, overlap_of_smaller, suppress
-from mimetic.face.landmarker import Detector, Landmarker, RawFace
+from mimetic.face.blazeface import Detector, level_scales
+from mimetic.face.boxes import box_of_points, iou, overlap_of_smaller, suppress
+from mimetic.face.landmarker import Landmarker, RawFace
 
 BASE_TILE = 256
 TILE_GROWTH = 1.6
@@ -39,9 +42,9 @@ PAD_GREY = 128
 
 
 def tile_sides(width: int, height: int, min_face: int) -> list[int]:
-    """Tile sides of the pyramid: from the smallest that still shows ``min_face`` at MIN_RATIO, growing by 1.6,
-    until the faces that fit whole in a half-overlapping tile (half its side) are big enough for the whole-image
-    pass to find."""
+    """The pyramid's levels, as the tile side that becomes the detector's 128 px window: from the smallest that
+    still shows ``min_face`` at MIN_RATIO, growing by 1.6, until the faces a level finds whole (half its side) are
+    big enough for the whole-image level to find."""
     whole_image_finds = MIN_RATIO * max(width, height)
     if min_face >= whole_image_finds:
         return []
@@ -53,28 +56,7 @@ def tile_sides(width: int, height: int, min_face: int) -> list[int]:
     return sides
 
 
-def tiles(width: int, height: int, side: int, overlap: float = 0.5) -> list[tuple[int, int, int, int]]:
-    step = max(1, int(side * (1 - overlap)))
-
-    def starts(n: int) -> list[int]:
-        if n <= side:
-            return [0]
-        s = list(range(0, n - side, step))
-        return s + [n - side]
-
-    return [(x, y, min(side, width), min(side, height)) for y in starts(height) for x in starts(width)]
-
-
-def _candidates(rgb: np.ndarray, detector: Detector, min_face: int | None, known: list) -> list[tuple]:
-    h, w = rgb.shape[:2]
-    found = list(detector.detect(rgb))
-    if min_face:
-        for side in tile_sides(w, h, min_face):
-            for x, y, tw, th in tiles(w, h, side):
-                if sum(covered((x, y, tw, th), k) for k in known) > 0.6:
-                    continue  # mostly covered by a face already found: no other face can hide there
-                for bx, by, bw, bh, s in detector.detect(rgb[y:y + th, x:x + tw]):
-                    found.append((bx + x, by + y, bw, bh, s))
+def _merge(found: list[tuple]) -> list[tuple]:
     keep = suppress([f[:4] for f in found], [f[4] for f in found], threshold=0.5)
     return [found[i] for i in keep]
 
@@ -98,10 +80,11 @@ def find_faces(rgb: np.ndarray, landmarker: Landmarker, detector: Detector, *, m
     ``min_face`` (pixels) sets how small a face the tile search looks for; ``None`` turns the tile search off.
     """
     h, w = rgb.shape[:2]
+    sides = tile_sides(w, h, min_face) if min_face else []
+    searching = detector.submit(rgb, level_scales(w, h, sides))  # beside the landmarker's own pass
     faces: list[RawFace] = landmarker.detect(rgb)
     boxes = [_pixel_box(f, w, h) for f in faces]
-    # With the face limit already reached there is nothing left to search for.
-    cands = _candidates(rgb, detector, min_face if len(faces) < max_faces else None, boxes)
+    cands = _merge(searching.result())
     # Faces from the whole-image pass take the score of the detection that matches them.
     for f, b in zip(faces, boxes):
         match = [c[4] for c in cands if overlap_of_smaller(b, c[:4]) > 0.5]
