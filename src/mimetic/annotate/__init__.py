@@ -8,7 +8,9 @@ Plain data and functions only (no web, database or CLI imports): the store (:mod
 - :mod:`mimetic.annotate.items`: :class:`Vote`, :class:`Item`, :func:`final_label` (the review, else the majority);
 - :mod:`mimetic.annotate.agreement`: Cohen's and Fleiss' κ, per-class agreement, annotator-vs-model confusion;
 - :mod:`mimetic.annotate.exports`: class folders, the ``path,label`` CSV ``mimetic train`` reads, a FER+-style vote
-  table, Label Studio JSON (export and import).
+  table, Label Studio JSON (export and import);
+- :mod:`mimetic.annotate.retrain`: train on a project's labels and compare with the shipped model on held-out items
+  (``mimetic annotate retrain``; imports :mod:`mimetic.train` when called).
 """
 
 from mimetic.annotate.items import Item, Vote, final_label, majority

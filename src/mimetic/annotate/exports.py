@@ -10,8 +10,9 @@
   review is the annotation marked ``ground_truth``; the model's scores are a prediction).
 
 Items without a final label, and those whose final label is ``not_a_face`` or ``unsure``, are left out of the
-training exports (folders, CSV). The split is image-wise and stable: a hash of the item's name puts
-``valid_fraction`` of the items in ``valid``.
+training exports (folders, CSV). The split is stable: a hash of the item's name (image-wise) puts
+``valid_fraction`` of the items in ``valid``; :func:`to_folders` can also split subject-wise (a hash of the item's
+``meta["subject"]``, so every image of one person falls on the same side) when the items carry one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,24 @@ def split_of(name: str, valid_fraction: float = 0.2) -> str:
     return "valid" if h < valid_fraction else "train"
 
 
+#: What a split can be stable over: the image (its name) or the person (``Item.meta["subject"]``).
+SPLIT_BY = ("image", "subject")
+
+
+def split_key(item: Item, by: str = "image") -> str:
+    """The string :func:`split_of` hashes for ``item``: its name (``by="image"``) or its subject (``"subject"``;
+    ValueError when the item carries none)."""
+    if by == "image":
+        return item.name
+    if by != "subject":
+        raise ValueError(f"split by {by!r}: choose from {', '.join(SPLIT_BY)}")
+    subject = item.meta.get("subject")
+    if subject is None or str(subject) == "":
+        raise ValueError(f"{item.name}: no subject (person) recorded, so a subject-wise split is impossible; "
+                         f"split image-wise instead")
+    return f"subject:{subject}"
+
+
 def trainable(items: Iterable[Item]) -> list[tuple[Item, str]]:
     """(item, final label) for the items with a final label other than ``not_a_face``/``unsure``."""
     return [(it, f) for it in items if (f := it.final) and f not in SPECIAL]
@@ -66,12 +85,19 @@ def _copy(src: Path, dst: Path) -> None:
 
 
 def to_folders(items: Iterable[Item], out: str | os.PathLike, *, image: ImageSource | None = None,
-               valid_fraction: float = 0.2) -> dict[str, int]:
-    """Copy each trainable image to ``OUT/<split>/<label>/<name>``; returns the count per label."""
+               valid_fraction: float = 0.2, by: str = "image", held_out: str = "valid") -> dict[str, int]:
+    """Copy each trainable image to ``OUT/<split>/<label>/<name>``; returns the count per label.
+
+    ``by``: ``image`` (hash of the name) or ``subject`` (hash of ``meta["subject"]``: every item must carry one);
+    ``held_out``: the folder name of the held-out share (``valid``, or ``test`` to keep it out of training and
+    checkpoint selection altogether)."""
     out = Path(out)
+    pairs = trainable(items)
+    keys = [split_key(it, by) for it, _ in pairs]  # all checked before anything is copied
     counts: dict[str, int] = {}
-    for it, lab in trainable(items):
-        _copy(_src(it, image), out / split_of(it.name, valid_fraction) / lab / _safe_name(it.name))
+    for (it, lab), key in zip(pairs, keys):
+        split = held_out if split_of(key, valid_fraction) == "valid" else "train"
+        _copy(_src(it, image), out / split / lab / _safe_name(it.name))
         counts[lab] = counts.get(lab, 0) + 1
     return counts
 

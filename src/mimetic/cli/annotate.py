@@ -14,8 +14,9 @@ import typer
 
 from mimetic.cli.common import err, exit_on_error, note
 
-app = typer.Typer(name="annotate", help="Labelling projects: import images, measure agreement, export a training set "
-                  "(see docs/annotation.md; the web pages are under /annotate).", no_args_is_help=True)
+app = typer.Typer(name="annotate", help="Labelling projects: import images, measure agreement, export a training set, "
+                  "retrain and compare with the shipped model (see docs/annotation.md; the web pages are under "
+                  "/annotate).", no_args_is_help=True)
 
 FORMATS = ("folders", "csv", "votes", "labelstudio")
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="The server's data directory (default: "
@@ -189,3 +190,60 @@ def agreement(
     typer.echo("per class (specific agreement, kappa): " + ", ".join(
         f"{c} {f(ag.specific[c])}/{f(ag.category_kappa[c])}" for c in ag.labels if ag.specific[c] is not None))
     typer.echo(f"model vs final label: {conf['n']} items, accuracy {f(conf['accuracy'])}")
+
+
+@app.command()
+def retrain(
+    project: Annotated[str, typer.Argument(help="Project id or name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created; must be new or empty): data/, "
+                                      "best.pt, expression.onnx, eval/, comparison.json, comparison.md.")],
+    split: Annotated[str, typer.Option("--split", help="image (a hash of the image name) or subject (a hash of the "
+                                       "item's subject: every image of one person on the same side).")] = "image",
+    valid_share: Annotated[float, typer.Option("--valid-share", min=0.01, max=0.9, help="Share of the items held "
+                                               "out for the comparison (never trained on).")] = 0.2,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 20,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Crops per step.")] = 64,
+    lr: Annotated[Optional[float], typer.Option("--lr", min=0.0, help="Peak learning rate (default 0.01 with "
+                                                "--init-from, else 0.05).")] = None,
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="Distil from this expression ONNX model "
+                                                    "(default: the shipped one, as the Analyzer loads it).")] = None,
+    no_teacher: Annotated[bool, typer.Option("--no-teacher", help="Train on the project's labels alone (the new "
+                                             "model then has the project's labels as classes).")] = False,
+    teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.01, max=1.0, help="Share of the "
+                                                  "teacher's probabilities in the targets.")] = 0.5,
+    init_from: Annotated[Optional[Path], typer.Option("--init-from", help="Start from a training checkpoint "
+                                                      "(best.pt / last.pt) instead of random weights.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the training.")] = 0,
+    threads: Annotated[int, typer.Option("--threads", min=1, help="torch and onnxruntime threads.")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Fine-tune the expression model on a project's labels and compare it with the shipped one on held-out items.
+
+    Never replaces the shipped model: the report says which is better, and you decide whether to use the new one.
+    """
+    import importlib.util
+
+    from mimetic.cli.train import TRAIN_EXTRA
+
+    if teacher is not None and no_teacher:
+        raise typer.BadParameter("give --teacher or --no-teacher, not both", param_hint="--no-teacher")
+    if importlib.util.find_spec("torch") is None:
+        err(TRAIN_EXTRA)
+        raise typer.Exit(1)
+    from mimetic.annotate.retrain import retrain as run_retrain
+
+    store = _store(data_dir)
+    p = _project(store, project)
+    items = store.items(p.owner_id, p.id)
+    with exit_on_error(ValueError, FileNotFoundError):
+        c = run_retrain(items, p.label_set.labels, out, project=p.name, split=split, valid_share=valid_share,
+                        epochs=epochs, batch_size=batch_size, lr=lr,
+                        teacher=None if no_teacher else (teacher or "shipped"), teacher_weight=teacher_weight,
+                        init_from=init_from, seed=seed, threads=threads, progress=not quiet, log=typer.echo)
+    for name, m in c["models"].items():
+        typer.echo(f"{name}: n={m['n']}  accuracy {100 * m['accuracy']:.1f} %  macro-F1 {100 * m['macro_f1']:.1f} %"
+                   f"  ({m['how']})")
+    typer.echo(f"verdict: {c['verdict']}")
+    typer.echo(f"report: {out / 'comparison.md'} and {out / 'comparison.json'}")
+    typer.echo(f"the shipped model is unchanged; to use the new one: {c['use']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -33,6 +34,9 @@ _EPS = 1e-3
 READ_AHEAD = 2
 #: How many packets probe_video reads at most to find the first frame (for the display rotation).
 _PROBE_PACKETS = 64
+#: ``iter_frames(start=...)`` seeks to the keyframe at or before ``start`` from this many seconds on; earlier
+#: starts (and streams where a seek cannot give exact frame indices) decode from the beginning.
+_SEEK_FROM = 1.0
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,11 @@ def iter_frames(
 
     Frames with ``start <= timestamp < end`` are considered; of those, ``stride`` keeps every Nth and ``fps``
     keeps at most ``fps`` frames per second (a frame is kept when its timestamp reaches the next point of a
-    1/fps grid starting at ``start``). Both may be combined. Frames are decoded from the beginning (no seeking),
-    so ``index`` always counts every decoded frame. Packets the decoder rejects are skipped (logged).
+    1/fps grid starting at ``start``). Both may be combined. ``index`` always counts every frame from the
+    beginning: a ``start`` of a second or more seeks to the keyframe at or before it and derives the index from the
+    frame's pts when the stream has a constant frame rate its time base represents exactly (:func:`_seek`); other
+    streams are decoded from the beginning, the earlier frames dropped. Packets the decoder rejects are skipped
+    (logged).
     Arguments are checked at once (ValueError); file problems raise :class:`InputError`, and a video where
     nothing decodes raises ``InputError(path, "video has no frames ...")`` when iteration ends.
     ``read_ahead`` > 0 decodes in a background thread up to that many frames ahead of the consumer
@@ -250,6 +257,77 @@ def _decoded(container: Any, stream: Any, counts: _Counts) -> Iterator[Any]:
         pass
 
 
+def _frame_ticks(stream: Any) -> int | None:
+    """One frame's duration in ``stream.time_base`` ticks when the container declares a constant frame rate (its
+    average rate equals the rate every timestamp fits, FFmpeg's r_frame_rate) that the time base represents
+    exactly; else None (variable or unknown frame rate)."""
+    avg, real, tb = stream.average_rate, stream.base_rate, stream.time_base
+    if not avg or not real or not tb or Fraction(avg) != Fraction(real):
+        return None
+    ticks = 1 / (Fraction(avg) * Fraction(tb))
+    return int(ticks) if ticks.denominator == 1 and ticks > 0 else None
+
+
+def _seek(container: Any, stream: Any, start: float, t0: float, counts: _Counts,
+          label: str) -> tuple[int, Iterator[Any]] | None:
+    """Seek for ``iter_frames(start=...)``: ``(index, frames)``, the decoded frames from the first one at or after
+    ``start`` on and that frame's index counted from the beginning, or None where that index cannot be exact.
+
+    The index is ``(pts - first pts) / ticks per frame``, so it needs a constant frame rate (:func:`_frame_ticks`);
+    the first pts is the first decoded frame's (one frame decoded from the beginning). After the seek to the
+    keyframe at or before ``start``, every frame up to ``start`` must lie on that grid, one frame after the other,
+    and the frame before the landing must lie before ``start``. None also when the seek fails, lands after
+    ``start`` or decodes nothing; the container has then moved and the caller reopens it.
+    """
+    ticks = _frame_ticks(stream)
+    if ticks is None:
+        log.debug("%s: no constant frame rate (average %s, r_frame_rate %s, time base %s): not seeking",
+                  label, stream.average_rate, stream.base_rate, stream.time_base)
+        return None
+    tb = Fraction(stream.time_base)
+    head = _decoded(container, stream, _Counts())
+    first = next(head, None)
+    head.close()
+    if first is None or first.pts is None or first.time_base != tb:
+        return None
+    origin = int(first.pts)
+    target = int(stream.start_time or 0) + math.floor(start / tb)
+    try:
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+    except (av.error.FFmpegError, OSError) as exc:
+        log.debug("%s: seek to %.3f s failed (%s): decoding from the beginning", label, start, _describe(exc))
+        return None
+    frames = _decoded(container, stream, counts)
+    previous: int | None = None
+    landing = 0
+    for frame in frames:
+        pts = frame.pts
+        if pts is None or frame.time_base != tb or pts < origin or (pts - origin) % ticks:
+            why = f"frame pts {pts} off the {ticks}-tick grid from {origin}"
+            break
+        index = (pts - origin) // ticks
+        if previous is None:
+            if index and float((pts - ticks) * tb) - t0 >= start - _EPS:
+                why = f"landed at {float(pts * tb) - t0:.3f} s, after the start"
+                break
+            landing = index
+        elif index != previous + 1:
+            why = f"frame {index} follows frame {previous}"
+            break
+        previous = index
+        if float(pts * tb) - t0 >= start - _EPS:
+            log.debug("%s: start %.3f s: seeked to the keyframe at frame %d, first frame kept %d",
+                      label, start, landing, index)
+            return index, itertools.chain([frame], frames)
+    else:
+        if previous is not None:  # the stream ends before the start: nothing to yield, as from the beginning
+            return previous + 1, iter(())
+        why = "no frame after the seek"
+    frames.close()
+    log.debug("%s: seek to %.3f s not exact (%s): decoding from the beginning", label, start, why)
+    return None
+
+
 def _iter_frames(
     path: Path, label: str, fps: float | None, stride: int, start: float, end: float | None
 ) -> Iterator[VideoFrame]:
@@ -263,8 +341,21 @@ def _iter_frames(
         next_due = start
         counts = _Counts()
         decoded = 0
+        frames: Iterator[Any] | None = None
+        if start >= _SEEK_FROM:
+            landed = _seek(container, stream, start, t0, counts, label)
+            if landed is None:  # the seek may have moved the demuxer: decode the file again from its beginning
+                container.close()
+                container = _open(path, label)
+                stream = _video_stream(container, label)
+                stream.thread_type = "AUTO"
+                counts = _Counts()
+            else:
+                decoded, frames = landed
+        if frames is None:
+            frames = _decoded(container, stream, counts)
         in_range = 0
-        for frame in _decoded(container, stream, counts):
+        for frame in frames:
             index = decoded
             decoded += 1
             if frame.pts is not None and frame.time_base:

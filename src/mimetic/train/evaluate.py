@@ -83,23 +83,31 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
                     out_dir: str | os.PathLike, *, size: int, cache_dir: str | os.PathLike | None = None,
                     split: str = "test", progress: bool = True, log: Callable[[str], None] = print,
                     predict_aux: Callable[[np.ndarray], np.ndarray] | None = None,
-                    aux_classes: Sequence[str] = ()) -> dict:
+                    aux_classes: Sequence[str] = (), classes: Sequence[str] | None = None) -> dict:
     """Run ``predict`` ((N, size, size) uint8 crops → (N, C) probabilities over ``model_classes``) on the test
     sets of ``data`` and write ``metrics.json`` and confusion PNGs to ``out_dir``. Returns the metrics.
 
     A model with a head trained on the FER2013 labels (``predict_aux`` over ``aux_classes``) is scored with that
-    head on the FER2013 sets; otherwise the main head's probabilities are mapped to the 7 classes."""
+    head on the FER2013 sets; otherwise the main head's probabilities are mapped to the 7 classes.
+
+    ``classes``: score on these classes instead of the model's (each must be a model class): the data is read with
+    them and the main head's probabilities are restricted to them and renormalised, so models with different class
+    sets are scored on the same rows and labels (``mimetic annotate retrain``)."""
     from mimetic.train.datasets import detect_format, read_dataset
     from mimetic.train.prepare import CropCache
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_classes = tuple(model_classes)
-    sets = evaluation_sets(data, model_classes, split=split)
+    scored = tuple(classes) if classes is not None else model_classes
+    if classes is not None:
+        remap_probs(np.zeros((0, len(model_classes))), model_classes, scored)  # each must be a model class
+        predict_aux = None  # the main head, on the classes asked for
+    sets = evaluation_sets(data, scored, split=split)
     fmt = detect_format(data)
     # the crop cache holds the dataset's full image list whatever the class set; set rows index that list
-    src = read_dataset(data, model_classes if fmt != "fer2013csv" else
-                       tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
+    src = read_dataset(data, scored if fmt != "fer2013csv" else
+                       tuple(c for c in scored if c != "contempt"), fmt=fmt)
     cache = CropCache(src, cache_dir, size=size)
     cache.ensure(np.unique(np.concatenate([st["rows"] for st in sets])), progress=progress)
     results: dict[str, dict] = {}
@@ -135,14 +143,16 @@ def _predictor(model: str | os.PathLike, threads: int):
 
 def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
                    split: str = "test", threads: int = 1, cache_dir: str | os.PathLike | None = None,
-                   progress: bool = True, log: Callable[[str], None] = print) -> dict:
+                   progress: bool = True, log: Callable[[str], None] = print,
+                   classes: Sequence[str] | None = None) -> dict:
     """Evaluate ``model`` (expression.onnx, or best.pt/last.pt) on ``data``'s ``split``: FER+ test (8 classes,
     majority label) and FER2013 PrivateTest (7 classes; all and confident) for the FER+ npz, the test split
     otherwise. Logs accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png; returns the
-    metrics (``{set name: metrics}``, each with its ``confusion_png``)."""
-    predict, classes, size, predict_aux, aux_classes = _predictor(model, threads)
-    return evaluate_source(predict, classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
-                           progress=progress, log=log, predict_aux=predict_aux, aux_classes=aux_classes)
+    metrics (``{set name: metrics}``, each with its ``confusion_png``). ``classes``: as :func:`evaluate_source`."""
+    predict, model_classes, size, predict_aux, aux_classes = _predictor(model, threads)
+    return evaluate_source(predict, model_classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
+                           progress=progress, log=log, predict_aux=predict_aux, aux_classes=aux_classes,
+                           classes=classes)
 
 
 # -- evaluation of any per-image predictor (the geometric model, the fusion) ----------------------------------

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -246,10 +246,13 @@ def _fit_aux(pred: Predictions, data: str | os.PathLike, *, bias: bool, l2: floa
 def evaluate_all(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, fusion: Fusion | str | os.PathLike,
                  data: str | os.PathLike, out_dir: str | os.PathLike, *, split: str = "test",
                  cache_dir: str | os.PathLike | None = None, threads: int = 1,
-                 predictions: Predictions | None = None, log: Callable[[str], None] = print) -> dict:
+                 predictions: Predictions | None = None, log: Callable[[str], None] = print,
+                 classes: Sequence[str] | None = None) -> dict:
     """CNN alone, geometric alone and fused on the test sets of ``data`` (FER+ test; FER2013 PrivateTest, all and
     confident). Writes ``metrics.json`` (``{model: {set: metrics}}``), ``results.md`` (one table) and
-    ``confusion_<model>_<set>.png`` to ``out_dir``; returns the metrics dict."""
+    ``confusion_<model>_<set>.png`` to ``out_dir``; returns the metrics dict. ``classes``: score on these classes
+    only (the main heads' probabilities restricted to them; see :func:`mimetic.train.evaluate.evaluate_source`);
+    ``data`` must then hold images of these classes only (its image list is the same whatever the class set)."""
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.evaluate import evaluate_rows, evaluation_sets
 
@@ -257,13 +260,13 @@ def evaluate_all(cnn_onnx: str | os.PathLike, geo_onnx: str | os.PathLike, fusio
         fusion = Fusion.load(fusion)
     pred = predictions or Predictions(cnn_onnx, geo_onnx, data, cache_dir=cache_dir, threads=threads, log=log)
     out = Path(out_dir)
-    sets = evaluation_sets(data, pred.classes, split=split)
+    sets = evaluation_sets(data, tuple(classes) if classes is not None else pred.classes, split=split)
     producers = {"cnn": pred.cnn_probs, "geometric": pred.geo_probs,
                  "fused": lambda r: fusion.apply(pred.cnn_probs(r), pred.geo_probs(r))}
     # the FER2013 sets are scored with the head trained on their labels when the CNN has one
     aux_producers = {"cnn": pred.aux_probs,
                      "fused": lambda r: fusion.apply_aux(pred.aux_probs(r), pred.geo_probs(r))} \
-        if pred.aux_classes and fusion.aux else {}
+        if pred.aux_classes and fusion.aux and classes is None else {}
     results: dict = {}
     for name, fn in producers.items():
         log(f"-- {TITLES[name]}")
