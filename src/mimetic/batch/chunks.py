@@ -131,21 +131,14 @@ def match_tracks(before: dict[int, list], after: dict[int, list], min_iou: float
     ``before`` / ``after``: frame index → [(track id, box)] of each chunk on the common frames. Faces on one frame
     are paired greedily by IoU (≥ ``min_iou``); a later id goes to the earlier id it was paired with most often
     (one to one, most votes first)."""
-    from mimetic.face.boxes import iou
+    from mimetic.face.boxes import match_greedy
 
     votes: dict[tuple[int, int], int] = {}
     for frame, faces in after.items():
-        pairs = sorted(((iou(b, eb), tid, eid) for tid, b in faces for eid, eb in before.get(frame, ())),
-                       reverse=True)
-        used_t, used_e = set(), set()
-        for o, tid, eid in pairs:
-            if o < min_iou:
-                break
-            if tid in used_t or eid in used_e:
-                continue
-            used_t.add(tid)
-            used_e.add(eid)
-            votes[(tid, eid)] = votes.get((tid, eid), 0) + 1
+        earlier = before.get(frame, ())
+        for i, j, _ in match_greedy([b for _, b in faces], [b for _, b in earlier], threshold=min_iou):
+            key = (faces[i][0], earlier[j][0])
+            votes[key] = votes.get(key, 0) + 1
     mapping: dict[int, int] = {}
     taken: set[int] = set()
     for (tid, eid), _n in sorted(votes.items(), key=lambda kv: -kv[1]):

@@ -35,6 +35,22 @@ def box_of_points(xy: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
+def match_greedy(a: list, b: list, *, threshold: float, overlap=iou) -> list[tuple[int, int, float]]:
+    """Greedy one-to-one matching, highest ``overlap`` first: ``[(index in a, index in b, overlap), ...]`` for the
+    pairs with ``overlap >= threshold`` (boxes by IoU by default; any overlap function of two items)."""
+    pairs = sorted(((overlap(x, y), i, j) for i, x in enumerate(a) for j, y in enumerate(b)), reverse=True)
+    used_a, used_b, out = set(), set(), []
+    for v, i, j in pairs:
+        if v < threshold:
+            break
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        out.append((i, j, v))
+    return out
+
+
 def suppress(boxes: list, scores: list, *, threshold: float, metric: str = "smaller") -> list[int]:
     """Greedy non-maximum suppression; returns kept indices, best first. ``metric``: ``"smaller"`` (intersection
     over the smaller box, merges a box inside another) or ``"iou"``."""

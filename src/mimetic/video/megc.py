@@ -86,17 +86,9 @@ def match_intervals(truth: Sequence[tuple[int, int]], spotted: Sequence[tuple[in
                     threshold: float = 0.5) -> list[tuple[int, int, float]]:
     """Greedy one-to-one matching by IoU (highest first): ``[(truth_index, spotted_index, iou), ...]`` for the
     pairs with ``IoU >= threshold``."""
-    pairs = sorted(((iou(t, s), i, j) for i, t in enumerate(truth) for j, s in enumerate(spotted)), reverse=True)
-    used_t, used_s, out = set(), set(), []
-    for v, i, j in pairs:
-        if v < threshold:
-            break
-        if i in used_t or j in used_s:
-            continue
-        used_t.add(i)
-        used_s.add(j)
-        out.append((i, j, v))
-    return out
+    from mimetic.face.boxes import match_greedy
+
+    return match_greedy(list(truth), list(spotted), threshold=threshold, overlap=iou)
 
 
 def evaluate(truth: Iterable[Interval], spotted: Iterable[Interval], *, threshold: float = 0.5,
