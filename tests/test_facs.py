@@ -23,6 +23,7 @@ from mimetic.facs.catalogue import AUS, AU_BY_CODE, BRANCHES, FRAME_AUS, MUSCLE_
 from mimetic.facs.codes import evaluate_aus, evaluate_aus_csv, format_facs, parse_facs
 from mimetic.facs.estimate import CHANNELS, PRESENT_AT, estimate_aus
 from mimetic.facs.muscles import MUSCLE_NAMES
+from mimetic.facs.texture import WINDOWS
 from mimetic.schema import validate
 from mimetic.stages import enrich_face
 from mimetic.types import EXPRESSIONS, AUValue, Expression, Symmetry, SymmetryRegion
@@ -463,6 +464,7 @@ def test_evaluate_aus_scores_the_side_of_one_sided_labels(photos, analyzer, tmp_
 def test_fitted_models_read_only_their_region():
     from mimetic.facs import estimate
     from mimetic.facs.regions import AU_REGION, FEATURES, FEATURE_INDEX
+    from mimetic.facs.texture import WINDOWS, texture_size
 
     assert estimate.FITTED, "no fitted AU model shipped"
     for au in estimate.FITTED:
@@ -470,7 +472,39 @@ def test_fitted_models_read_only_their_region():
         assert m["region"] == AU_REGION[au]
         assert all(FEATURES[FEATURE_INDEX[f]].region == AU_REGION[au] for f in m["features"]), au
         assert len(m["coef"]) == len(m["features"]) and m["slope"] > 0
+        assert len(m.get("texture", [])) in (0, texture_size(m["region"])), au  # its region's texture cells only
+        geo = m.get("geometric", {"coef": m["coef"]})  # the model used without pixels
+        assert len(geo["coef"]) == len(m["features"]) and "texture" not in geo
     assert {c.au for c in CHANNELS} | set(estimate.FITTED) == set(FRAME_AUS)  # every AU has a method
+    cells = [c for r in WINDOWS.values() for c in r]
+    assert len(cells) == len(set(cells))  # texture regions are disjoint
+
+
+def test_texture_of_one_region_moves_only_that_regions_aus(photos):
+    """Pixels of a real face's crop changed in the mouth region only (the lips pressed into a dark line and the chin
+    textured): only mouth AUs move; changed in the brow region only (forehead lines): only brow AUs move."""
+    from mimetic.facs.regions import AU_REGION
+    from mimetic.facs.texture import face_crop, texture_features
+
+    from mimetic.facs import estimate
+
+    if not any(estimate.MODEL["aus"][a].get("texture") for a in estimate.FITTED):
+        pytest.skip("the shipped au_model.json has no texture model")
+    img, face, _ = photos["biden_portrait"]
+    crop = face_crop(img, face)
+    assert crop.shape == (64, 64) and crop.dtype == np.uint8
+    tex = texture_features(crop)
+    flip = texture_features(np.ascontiguousarray(crop[:, ::-1]))
+    for region in WINDOWS:  # a mirrored crop swaps the sides exactly
+        assert np.allclose(tex[region][:, 0], flip[region][:, 1]) and np.allclose(tex[region][:, 1], flip[region][:, 0])
+    before = estimate_aus(face, crop=crop)
+    for region, rows in (("mouth", slice(41, 63)), ("brow", slice(2, 20))):
+        edited = crop.copy()
+        edited[rows, 10:54][::3] = 40  # dark horizontal lines every 3 px
+        assert not np.array_equal(texture_features(edited)[region], tex[region])
+        after = estimate_aus(face, crop=edited)
+        moved = {a for a in FRAME_AUS if abs(after[a].intensity - before[a].intensity) > 1e-6}
+        assert moved and all(AU_REGION[a] == region for a in moved), (region, moved)
 
 
 def test_warping_the_lower_face_moves_only_mouth_aus(photos):

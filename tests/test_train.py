@@ -630,3 +630,114 @@ def test_expression_model_missing_file_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelNotFoundError, match="no expression model file"):
         ExpressionModel(tmp_path / "absent.onnx")
+
+
+# -- other labelled sets: npz with labels and subjects, label maps, file-name labels ------------------------------
+def test_labelled_npz_reader_label_maps_and_subject_folds(tiny_npz, tmp_path):
+    images = np.load(tiny_npz)["images"][:12]
+    labels = np.array(["happy", "anger", "1", "surprise", "sadness", "disgust", "fear", "contempt", "happy", "anger",
+                       "1", "sadness"])
+    subjects = np.array([f"S{i // 3:03d}" for i in range(12)])
+    path = tmp_path / "posed.npz"
+    np.savez(path, images=images, emotion=labels, subject=subjects)
+    assert ds.detect_format(path) == "npz" and ds.detect_format(tiny_npz) == "ferplus"
+    with pytest.raises(ds.DatasetError, match=r"emotion\[2\] is '1'.*--label-map"):
+        ds.read_dataset(path)
+    src = ds.read_dataset(path, label_map="1=neutral")
+    assert src.kind == "npz" and src.small and len(src) == 12 and set(src.split) == {"train"}
+    assert src.counts()["neutral"] == 2 and src.counts()["happiness"] == 2
+    assert list(src.extra["subject"]) == list(subjects)
+    seven = ds.read_dataset(path, "7", label_map="1=neutral")  # contempt is not among FER2013's classes
+    assert len(seven) == 11 and "contempt" not in seven.classes
+    folds = ds.subject_folds(subjects, 3, seed=0)
+    assert np.array_equal(folds, ds.subject_folds(subjects, 3, seed=0)) and set(folds) == {0, 1, 2}
+    for s in np.unique(subjects):  # a subject never straddles two folds
+        assert len(set(folds[subjects == s])) == 1
+    assert ds.label_mapping("rafdb")["7"] == "neutral" and ds.label_mapping("affectnet")["7"] == "contempt"
+    assert ds.label_mapping("1=happy, 2=Angry") == {"1": "happiness", "2": "anger"}
+    with pytest.raises(ValueError, match="not an expression class"):
+        ds.label_mapping("1=banana")
+    assert ds.class_from_file_name("KA.AN1.39.tiff", "jaffe") == "anger"
+    assert ds.class_from_file_name("YM.NE2.50.tiff", "jaffe") == "neutral"
+    assert ds.class_from_file_name("portrait.jpg", "jaffe") is None
+
+
+def test_numbered_folders_and_jaffe_names(tmp_path):
+    root = tmp_path / "raf"
+    _write_images(root / "4", 2)
+    _write_images(root / "7", 3)
+    with pytest.raises(ds.DatasetError, match="--label-map"):
+        ds.read_dataset(root)
+    src = ds.read_dataset(root, label_map="rafdb")
+    assert src.counts()["happiness"] == 2 and src.counts()["neutral"] == 3
+    jaffe = tmp_path / "jaffe"
+    jaffe.mkdir()
+    for name in ("KA.AN1.39.png", "KA.HA2.30.png", "KM.NE1.1.png", "README.png"):
+        cv2.imwrite(str(jaffe / name), np.full((8, 8), 90, np.uint8))
+    src = ds.read_dataset(jaffe, names_from="jaffe")
+    assert len(src) == 3 and src.counts()["anger"] == 1 and src.counts()["neutral"] == 1
+
+
+# -- refitting the shipped CNN's heads ------------------------------------------------------------------------------
+def test_heads_refit_keeps_or_moves_the_answers_and_writes_a_loadable_model(tiny_npz, tmp_path):
+    """The shipped ensemble's pooled features and heads reproduce its output; a refit whose rows all keep their
+    own answers returns the same heads; posed rows with a weight pull their answers to their labels; the written
+    file loads and answers as the refitted heads say."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.expression.fusion import MODELS_DIR
+    from mimetic.train import heads as hd
+
+    shipped = MODELS_DIR / "expression.onnx"
+    model = ExpressionModel(shipped)
+    z = np.load(tiny_npz)
+    crops = np.stack([cv2.resize(im, (64, 64), interpolation=cv2.INTER_CUBIC) for im in z["images"][:40]])
+    feats = hd.penultimate(shipped, crops)
+    heads0 = hd.heads_of(shipped)
+    assert feats.shape == (len(heads0), 40, heads0[0][0].shape[1]) and len(heads0) >= 1
+    np.testing.assert_allclose(hd.ensemble_probs(feats, heads0), model.predict(crops), atol=1e-5)
+    cw = np.ones(8, np.float32)
+    same = hd.refit(feats, np.ones((40, 8), np.float32) / 8, heads0, class_weight=cw, keep=np.ones(40, bool))
+    np.testing.assert_allclose(hd.ensemble_probs(feats, same), hd.ensemble_probs(feats, heads0), atol=2e-3)
+    # teach the first 20 crops "fear" (weighted), keep the other 20 as they are
+    y = np.zeros((40, 8), np.float32)
+    y[:20, EXPRESSIONS.index("fear")] = 5.0
+    y[20:] = 1.0 / 8
+    keep = np.r_[np.zeros(20, bool), np.ones(20, bool)]
+    moved = hd.refit(feats, y, heads0, class_weight=cw, pull=1e-3, keep=keep)
+    before, after = hd.ensemble_probs(feats, heads0), hd.ensemble_probs(feats, moved)
+    fear = EXPRESSIONS.index("fear")
+    assert (after[:20].argmax(1) == fear).mean() >= 0.9 > (before[:20].argmax(1) == fear).mean()
+    out = hd.write_heads(shipped, tmp_path / "expression.onnx", moved, recipe={"test": 1})
+    again = ExpressionModel(out)
+    np.testing.assert_allclose(again.predict(crops), after, atol=1e-5)
+    assert json.loads(again.metadata["heads_refit"]) == {"test": 1}
+    with pytest.raises(ValueError, match="shape"):
+        hd.write_heads(shipped, tmp_path / "bad.onnx", [(w[:, :5], b) for w, b in moved])
+
+
+def test_evaluate_command_scores_the_shipped_model_on_a_labelled_folder(tmp_path, analyzer, cache_dir):
+    """`mimetic evaluate DATA` (no model: the shipped CNN + geometric + fusion) on a RAF-DB-style numbered folder:
+    the metrics, the text confusion matrix, a per-image CSV whose answers are the Analyzer's for the same photos."""
+    import csv
+    import shutil
+
+    root = tmp_path / "raf"
+    picks = {"astronaut_nasa.jpg": "4", "biden_portrait.jpg": "7", "obama_portrait.jpg": "7"}
+    for name, folder in picks.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(IMAGES / name, root / folder / name)
+    r = _mimetic("evaluate", root, "--label-map", "rafdb", "--out", tmp_path / "eval", "-q")
+    assert r.exit_code == 0, r.output
+    assert "raf_all: n=3" in r.output and "raf_all_present" in r.output and "ECE" in r.output
+    assert "rows: true class" in r.output and "recall" in r.output
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert metrics["fused"]["raf_all_present"]["n"] == 3 and set(metrics["fused"]["raf_all_present"]["recall"]) == {
+        "neutral", "happiness"}
+    with open(tmp_path / "eval" / "predictions_raf_all.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and all(row["face_found"] == "1" for row in rows)
+    for row in rows:
+        face = max(analyzer.analyze_image(row["image"]).faces, key=lambda f: f.box[2] * f.box[3])
+        assert row["answer"] == face.expression.label, row
+    bad = _mimetic("evaluate", root, "--out", tmp_path / "eval2")  # numbered folders need a label map
+    assert bad.exit_code == 1 and "--label-map" in bad.output

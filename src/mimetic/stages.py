@@ -1,8 +1,11 @@
 """The stages that run on each found face, after the landmarks: one place, so every entry point gets the same.
 
-``enrich_face`` fills, from the landmarks and blendshapes alone (no pixels are read; ~0.5 ms per face):
+``enrich_face`` fills, from the landmarks, the blendshapes and (when ``rgb`` is given) the aligned grey face crop
+(:func:`mimetic.facs.texture.face_crop`, made once and shared by the AUs and the expression network):
 
-- ``aus``: FACS AU intensities 0..5 per side (:func:`mimetic.facs.estimate.estimate_aus`);
+- ``aus``: FACS AU intensities 0..5 per side (:func:`mimetic.facs.estimate.estimate_aus`; the fitted AUs read
+  their region's texture in the crop; no crop is made for them when ``au_model.json`` has no texture weights,
+  :data:`mimetic.facs.estimate.READS_TEXTURE`);
 - ``muscles`` and ``nerves``: mimetic-muscle activations and facial-nerve branch activity 0..1 per side
   (:mod:`mimetic.facs.muscles`);
 - ``symmetry``: regional left/right measures in mm with flags (:func:`mimetic.clinic.symmetry.face_symmetry`), plus
@@ -40,16 +43,22 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
     AU-prototype scores); it runs only when ``rgb`` is given."""
     from mimetic.clinic.symmetry import face_symmetry
     from mimetic.expression.prototypes import contempt_check, score_prototypes
-    from mimetic.facs.estimate import estimate_aus
+    from mimetic.facs.estimate import READS_TEXTURE, estimate_aus
     from mimetic.facs.geometry import frontal_points
     from mimetic.facs.muscles import muscles_and_nerves
+    from mimetic.facs.texture import face_crop
 
     want_aus, want_sym = "aus" in stages, "symmetry" in stages
     want_expr = "expression" in stages and face.expression is None
     if not (want_aus or want_sym or want_expr):
         return face
     frontal = frontal_points(face)
-    aus = estimate_aus(face, baseline, frontal=frontal) if (want_aus or want_expr) else None
+    # the aligned grey crop, made once: the fitted AUs read its texture (when the shipped models have texture
+    # weights), the expression network reads it too
+    use_model = want_expr and expression_model is not None and rgb is not None
+    for_aus = (want_aus or want_expr) and baseline is None and READS_TEXTURE
+    crop = face_crop(rgb, face) if rgb is not None and (for_aus or use_model) else None
+    aus = estimate_aus(face, baseline, frontal=frontal, crop=crop) if (want_aus or want_expr) else None
     changes: dict = {}
     if want_aus:
         muscles, nerves = muscles_and_nerves(aus)
@@ -60,19 +69,24 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
             sym = dataclasses.replace(sym, contempt_check=contempt_check(aus, sym))
         changes["symmetry"] = sym
     if want_expr:
-        changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus))
+        changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus), crop)
     return dataclasses.replace(face, **changes)
 
 
 def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, frontal: np.ndarray,
-                proto) -> Expression:
+                proto, crop: np.ndarray | None = None) -> Expression:
     """The expression model's answer (prototype scores attached), or the prototype scores alone.
 
     ``aus``: the geometric model's own AU features (:func:`mimetic.facs.estimate.knot_aus`) when already at hand;
-    ``None``: computed by the model (they are not ``Face.aus``)."""
+    ``None``: computed by the model (they are not ``Face.aus``). ``crop``: the face's
+    :func:`mimetic.facs.texture.face_crop`, handed to the network when it reads the same crop (size and detail)."""
+    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
+
     if model is None or rgb is None:
         return proto.expression()
-    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal)
+    cnn = getattr(model, "cnn", None)
+    same = crop is not None and getattr(cnn, "size", None) == CROP_SIZE and getattr(cnn, "detail", None) == CROP_DETAIL
+    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal, crop=crop if same else None)
     scores = {c: float(probs.get(c, 0.0)) for c in EXPRESSIONS}
     label = max(scores, key=scores.__getitem__)
     return Expression(label, scores, prototypes=dict(proto.scores))

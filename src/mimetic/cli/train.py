@@ -148,6 +148,9 @@ def geometric(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     threads: Annotated[int, typer.Option("--threads", min=1)] = 1,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache.")] = None,
+    mix: Annotated[Optional[list[Path]], typer.Option("--mix", help="More labelled data (e.g. ckplus48_dev.npz) "
+                                                      "whose faces all join the training rows.")] = None,
+    mix_weight: Annotated[float, typer.Option("--mix-weight", min=0.0, help="Loss weight of each --mix row.")] = 1.0,
 ) -> None:
     """Train the geometric expression model and export it to ONNX.
 
@@ -162,7 +165,37 @@ def geometric(
 
     with exit_on_error(*ERRORS):
         train_geometric(data, out, classes=classes, epochs=epochs, lr=lr, seed=seed, threads=threads, hidden=widths,
-                        dropout=dropout, noise=noise, cache_dir=cache_dir, echo=typer.echo)
+                        dropout=dropout, noise=noise, cache_dir=cache_dir, mix=tuple(mix or ()),
+                        mix_weight=mix_weight, echo=typer.echo)
+
+
+@app.command()
+def posed(
+    cnn: Annotated[Path, typer.Option("--cnn", help="The exported CNN whose heads are refitted (default: the "
+                                      "shipped expression.onnx).")] = None,
+    data: Annotated[Path, typer.Option("--data", help="The FER+ npz.")] = Path("../shared/datasets/ferplus.npz"),
+    mix: Annotated[Path, typer.Option("--mix", help="Posed faces with subjects (ckplus48_dev.npz).")] = Path(
+        "../shared/datasets/ckplus48_dev.npz"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: expression.onnx, geometric/, cv.json.")] = Path(
+        "runs/posed"),
+    heads_weight: Annotated[float, typer.Option("--heads-weight", min=0.0, help="Loss weight of a posed face in "
+                                                "the CNN heads' refit.")] = 5.0,
+    geo_weight: Annotated[float, typer.Option("--geo-weight", min=0.0, help="Loss weight of a posed face in the "
+                                              "geometric model.")] = 5.0,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Subject-wise cross-validation folds.")] = 5,
+    cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Run the subject-wise cross-validation first.")] = True,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache.")] = None,
+) -> None:
+    """Teach the expression model posed faces: refit the CNN heads and retrain the geometric model with them,
+    after a subject-wise cross-validation of the same recipe (docs/training.md, "Posed faces")."""
+    _need_torch()
+    _single_thread()
+    from mimetic.expression.fusion import MODELS_DIR
+    from mimetic.train.posed import train_posed
+
+    with exit_on_error(*ERRORS):
+        train_posed(cnn or MODELS_DIR / "expression.onnx", data, mix, out, heads_weight=heads_weight,
+                    geo_weight=geo_weight, folds=folds, cv=cv, cache_dir=cache_dir, log=typer.echo)
 
 
 @app.command()
@@ -276,6 +309,8 @@ def ship(
                                        "bias.")] = True,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Inference threads.")] = 1,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache.")] = None,
+    cross: Annotated[Optional[Path], typer.Option("--cross", help="cv.json of `mimetic train posed`: the "
+                                                  "cross-dataset section of the model card.")] = None,
 ) -> None:
     """Ship a trained expression CNN into the models folder, with its model card.
 
@@ -286,34 +321,64 @@ def ship(
     from mimetic.train.ship import ship as run_ship
 
     command = f".venv/bin/mimetic train ship --cnn {shlex.quote(str(cnn))} --data {shlex.quote(str(data))}"
-    for flag, value in (("--geo", geo), ("--out", out), ("--models-dir", models_dir)):
+    for flag, value in (("--geo", geo), ("--out", out), ("--models-dir", models_dir), ("--cross", cross)):
         if value is not None:
             command += f" {flag} {shlex.quote(str(value))}"
     command += ("" if bias else " --no-bias") + (f" --threads {threads}" if threads != 1 else "")
     with exit_on_error(*ERRORS):
         run_ship(cnn, data, geo=geo, out=out, bias=bias, threads=threads, cache_dir=cache_dir, command=command,
-                 log=typer.echo, **({"models_dir": models_dir} if models_dir is not None else {}))
+                 log=typer.echo, cross=cross, **({"models_dir": models_dir} if models_dir is not None else {}))
 
 
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="An expression model: expression.onnx, or a best.pt / last.pt "
-                                          "checkpoint (needs the train extra).")],
-    data: Annotated[Path, typer.Argument(help="Labelled data: the FER+ .npz (FER+ test, 8 classes, and FER2013 "
-                                         "PrivateTest, 7 classes, all and confident), or any training format (its "
-                                         "test split).")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json and confusion_*.png.")],
-    split: Annotated[str, typer.Option("--split", help="Which split to evaluate on.")] = "test",
+    paths: Annotated[list[Path], typer.Argument(
+        help="[MODEL] DATA. DATA: labelled faces — the FER+ .npz (FER+ test, 8 classes, and FER2013 PrivateTest), "
+             "another .npz with images and labels (CK+48), a class-per-folder tree (ROOT/<class>/ or "
+             "ROOT/<split>/<class>/; numbered folders with --label-map), a CSV of path,label[,split] or Kaggle's "
+             "fer2013.csv. MODEL (optional): an expression.onnx or a best.pt / last.pt checkpoint to score alone; "
+             "without it the shipped model is scored as the product answers (CNN, geometric model and their "
+             "fusion).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for metrics.json, results.md and "
+                                      "confusion_*.png.")] = Path("mimetic-evaluation"),
+    split: Annotated[str, typer.Option("--split", help="test, valid, train, all, or auto: the test split where the "
+                                       "data has one, else every image.")] = "auto",
+    label_map: Annotated[Optional[str], typer.Option(
+        "--label-map", help="Names of the classes in the data: a preset (rafdb, affectnet, ckplus, jaffe) or "
+                            "NAME=CLASS pairs such as 1=surprise,2=fear.")] = None,
+    names_from: Annotated[Optional[str], typer.Option(
+        "--names-from", help="Take each image's class from its file name instead of its folder: jaffe "
+                             "(KA.AN1.39.tiff is anger).")] = None,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Inference threads.")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Evaluate an expression model: accuracy, macro-F1 and per-class recall, plus confusion-matrix PNGs."""
-    if model.suffix == ".pt":
-        _need_torch()
-    from mimetic.train.evaluate import evaluate_model
+    """Score expression recognition on labelled faces: accuracy, macro-F1, per-class recall, calibration (ECE)
+    and the confusion matrix, printed and written as PNGs.
 
+    Sets lacking some of the model's classes (CK+ has no neutral) are also scored on the classes they have
+    (``…_present``); the 8-way answer shows how often a face was called a class the set does not have."""
+    if not 1 <= len(paths) <= 2:
+        err("give DATA, or MODEL DATA")
+        raise typer.Exit(2)
+    model, data = (paths[0], paths[1]) if len(paths) == 2 else (None, paths[0])
+    if model is not None and model.suffix == ".pt":
+        _need_torch()
+    read_kw = {"label_map": label_map, "names_from": names_from}
     with exit_on_error(*ERRORS):
-        results = evaluate_model(model, data, out, split=split, threads=threads, progress=not quiet, log=typer.echo)
-    for m in results.values():
+        if model is None:
+            from mimetic.train.fuse import evaluate_shipped
+
+            results = evaluate_shipped(data, out, split=split, threads=threads, read_kw=read_kw,
+                                       progress=not quiet, log=typer.echo)
+            shown = results["fused"]
+        else:
+            from mimetic.train.evaluate import evaluate_model
+
+            shown = evaluate_model(model, data, out, split=split, threads=threads, progress=not quiet,
+                                   log=typer.echo, read_kw=read_kw)
+    from mimetic.train.evaluate import confusion_text
+
+    for m in shown.values():
+        typer.echo(f"\n{m['name']} (rows: true class; columns: the answer)\n{confusion_text(m)}")
         typer.echo(f"confusion matrix: {m['confusion_png']}")
     typer.echo(f"metrics: {out / 'metrics.json'}")
 
@@ -338,6 +403,10 @@ def micro(
                                        "fused with the flow by averaging: --fusion).")] = False,
     fusion: Annotated[float, typer.Option("--fusion", min=0.0, max=1.0, help="Weight of the flow view in the "
                                           "fusion (fixed, never fitted on held-out data).")] = 0.5,
+    tta: Annotated[bool, typer.Option("--tta/--no-tta", help="Average each network over the image and its mirror "
+                                      "(u -> 255 - u), in the LOSO and inside the exported graph.")] = False,
+    linear: Annotated[float, typer.Option("--linear", min=0.0, max=1.0, help="Weight of the logistic regression on "
+                                          "the pixels in the ensemble (fixed; 0: networks only).")] = 0.5,
 ) -> None:
     """Train and evaluate the micro-expression recogniser (leave one subject out), export it to ONNX.
 
@@ -352,7 +421,7 @@ def micro(
     from mimetic.video.recognition.flownet import (FlowNetConfig, export_onnx, fused_scores, loso, read_composite,
                                                    train_final)
 
-    cfg = FlowNetConfig(epochs=epochs, seeds=seeds, seed=seed, lr=lr, threads=threads)
+    cfg = FlowNetConfig(epochs=epochs, seeds=seeds, seed=seed, lr=lr, threads=threads, tta=tta, linear=linear)
     cfg_apex = replace(cfg, view="apex")
     with exit_on_error(*ERRORS):
         d = read_composite(data)
@@ -365,10 +434,13 @@ def micro(
             e = r["ensemble"]
             typer.echo(f"[{view} view]")
             dbs = ", ".join(f"{k} UF1 {v['uf1']:.4f} UAR {v['uar']:.4f}" for k, v in e.get("databases", {}).items())
-            typer.echo(f"LOSO ({r['subjects']} subjects, {r['samples']} clips), ensemble of {seeds}: "
+            lin = f" + logistic regression ({c.linear:g})" if c.linear > 0 else ""
+            typer.echo(f"LOSO ({r['subjects']} subjects, {r['samples']} clips), ensemble of {seeds} networks{lin}: "
                        f"UF1 {e['uf1']:.4f}, UAR {e['uar']:.4f}; {dbs}")
+            parts = ", ".join(f"{k} UF1 {v['uf1']:.4f} / UAR {v['uar']:.4f}" for k, v in r["members"].items())
+            typer.echo(f"members alone: {parts}")
             singles = ", ".join(f"UF1 {s['uf1']:.4f} / UAR {s['uar']:.4f}" for s in r["per_seed"])
-            typer.echo(f"single networks: {singles}; confusion (rows: truth negative, positive, surprise): "
+            typer.echo(f"each network alone{lin}: {singles}; confusion (rows: truth negative, positive, surprise): "
                        f"{e['confusion']}")
         if apex and loso_eval:
             f = fused_scores(d, out, out / "apex", fusion)

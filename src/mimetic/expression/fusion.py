@@ -42,13 +42,15 @@ _EPS = 1e-12
 
 
 def fuse(p_cnn: np.ndarray, p_geo: np.ndarray, weight: float, scale: float = 1.0,
-         bias: np.ndarray | list[float] | None = None) -> np.ndarray:
-    """Fused probabilities (same shape as the inputs: (C,) or (N, C)); see the module docstring."""
+         bias: np.ndarray | list[float] | None = None, temperature: float = 1.0) -> np.ndarray:
+    """Fused probabilities (same shape as the inputs: (C,) or (N, C)); see the module docstring. ``temperature``
+    divides the fused logits (calibration: it never changes the answer)."""
     pc = np.log(np.clip(np.asarray(p_cnn, dtype=np.float64), _EPS, None))
     pg = np.log(np.clip(np.asarray(p_geo, dtype=np.float64), _EPS, None))
     z = scale * ((1.0 - weight) * pc + weight * pg)
     if bias is not None:
         z = z + np.asarray(bias, dtype=np.float64)
+    z = z / float(temperature)
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
@@ -80,9 +82,12 @@ class Fusion:
     #: did not beat the head alone on validation, so the head's probabilities are used as they are (files written
     #: before the decision existed have no ``mode`` and are fused). None: no auxiliary head.
     aux: dict[str, Any] | None = None
+    #: divides the fused logits so the probabilities match how often the answer is right (majority label) on
+    #: the validation split; 1.0 in files written before it existed
+    temperature: float = 1.0
 
     def apply(self, p_cnn: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
-        return fuse(p_cnn, p_geo, self.weight, self.scale, self.bias)
+        return fuse(p_cnn, p_geo, self.weight, self.scale, self.bias, self.temperature)
 
     def apply_aux(self, p_aux: np.ndarray, p_geo: np.ndarray) -> np.ndarray:
         """Fused probabilities over the auxiliary head's classes, from its probabilities and the geometric
@@ -194,10 +199,11 @@ class FusedExpression:
         return self.fusion.apply(p, self.geometric.predict(features))
 
     def classify_face(self, rgb: np.ndarray, face, *, aus: Mapping[str, AUValue] | None = None,
-                      frontal: np.ndarray | None = None) -> dict[str, float]:
-        """Class → probability for one ``Face`` of ``rgb``. ``aus`` (absolute, no baseline) and ``frontal``: when
-        the caller has them already (see :func:`mimetic.expression.geometric.geometric_features`)."""
-        crop = self.cnn.crop(rgb, face)
+                      frontal: np.ndarray | None = None, crop: np.ndarray | None = None) -> dict[str, float]:
+        """Class → probability for one ``Face`` of ``rgb``. ``aus`` (absolute, no baseline), ``frontal`` and
+        ``crop`` (the network's aligned crop, ``self.cnn.crop(rgb, face)``): when the caller has them already (see
+        :func:`mimetic.expression.geometric.geometric_features`)."""
+        crop = self.cnn.crop(rgb, face) if crop is None else crop
         feats = None
         if self.mode == "fused":
             from mimetic.expression.geometric import geometric_features

@@ -67,6 +67,7 @@ from mimetic.facs.catalogue import AU_BY_CODE, FRAME_AUS
 from mimetic.face.measures import compute
 from mimetic.facs.geometry import frontal_points
 from mimetic.facs.regions import FEATURE_INDEX, FEATURES, feature_matrix
+from mimetic.facs.texture import SLICES, TEXTURE_SIZE, texture_vector
 from mimetic.types import AUValue
 
 #: ``present`` is True from this intensity on (1.0 = A, trace).
@@ -294,28 +295,43 @@ FITTED: tuple[str, ...] = tuple(a for a in _AUS if a in MODEL["aus"])
 _FIT_ROWS = np.array([_AU_INDEX[a] for a in FITTED], dtype=np.int64)
 
 
-def _fitted_arrays(model: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(W (A, F), W2 (A, F), bias, threshold, slope)`` over all features; zero outside each AU's region."""
+def _fitted_arrays(model: dict, variant: str) -> dict[str, np.ndarray]:
+    """One variant of the fitted models as arrays over all features (zero outside each AU's region): ``w``, ``w2``
+    (A, F), ``tex`` (A, TEXTURE_SIZE: over :func:`mimetic.facs.texture.texture_vector`, zero outside the AU's
+    region's slice), ``b``, ``t`` (threshold), ``k`` (slope) (A, 1). ``variant``: "texture" (the AU's own entry:
+    features and texture) or "geometric" (its features alone)."""
     n = len(FITTED)
-    w, w2 = np.zeros((n, len(FEATURES))), np.zeros((n, len(FEATURES)))
+    out = {"w": np.zeros((n, len(FEATURES))), "w2": np.zeros((n, len(FEATURES))), "tex": np.zeros((n, TEXTURE_SIZE))}
     b, t, k = np.zeros(n), np.zeros(n), np.zeros(n)
     for i, a in enumerate(FITTED):
-        m = model["aus"][a]
-        cols = [FEATURE_INDEX[f] for f in m["features"]]
-        w[i, cols] = m["coef"]
-        w2[i, cols] = m.get("coef_sq") or 0.0
+        entry = model["aus"][a]
+        m = entry if variant == "texture" else entry.get("geometric", entry)  # (a file without texture models)
+        cols = [FEATURE_INDEX[f] for f in entry["features"]]
+        out["w"][i, cols] = m["coef"]
+        out["w2"][i, cols] = m.get("coef_sq") or 0.0
+        if variant == "texture" and m.get("texture"):
+            out["tex"][i, SLICES[entry["region"]]] = m["texture"]
         b[i], t[i], k[i] = m["bias"], m["threshold"], m["slope"]
-    return w, w2, b[:, None], t[:, None], k[:, None]
+    out.update(b=b[:, None], t=t[:, None], k=k[:, None])
+    return out
 
 
-_FW, _FW2, _FB, _FT, _FK = _fitted_arrays(MODEL)
-#: Hand-set AUs' rest level on neutral faces (99th percentile of FER+ neutral faces, ``mimetic train aus``):
-#: without a baseline their ``rest..5`` is rescaled to ``0..5``; an AU whose rest level is 4.5 or more (AU18: mouthPucker
-#: reaches E on over 1 % of neutral faces) is reported only against a baseline.
-_REST = np.zeros((len(_AUS), 1))
-for _a, _r in MODEL.get("rest", {}).items():
-    _REST[_AU_INDEX[_a]] = float(_r)
-_REST_SCALE = np.where(_REST < 4.5, 5.0 / np.maximum(5.0 - _REST, 0.5), 0.0)
+_TEX = _fitted_arrays(MODEL, "texture")
+_GEO = _fitted_arrays(MODEL, "geometric")
+#: Whether any fitted AU reads texture: without, the analyzer makes no crop for the AUs (~0.25 ms per face saved).
+READS_TEXTURE: bool = bool(_TEX["tex"].any())
+#: Hand-set AUs' ``present`` threshold on their 0-5 intensity, set with the fitted ones against neutral faces
+#: (``mimetic train aus``, docs/aus.md): without a baseline ``0..r`` maps to ``0..1`` and ``r..5`` to ``1..5``.
+_FROM = np.ones((len(_AUS), 1))
+for _a, _r in MODEL.get("present_from", {}).items():
+    _FROM[_AU_INDEX[_a]] = float(_r)
+
+
+def _rescale(au: np.ndarray) -> np.ndarray:
+    """Hand-set intensities with ``present`` moved to :data:`_FROM` (no baseline)."""
+    low = au / _FROM
+    high = 1.0 + 4.0 * (au - _FROM) / np.maximum(5.0 - _FROM, 1e-6)
+    return np.clip(np.where(au < _FROM, low, high), 0.0, 5.0)
 
 
 def features(face, frontal: np.ndarray | None = None) -> np.ndarray:
@@ -324,30 +340,38 @@ def features(face, frontal: np.ndarray | None = None) -> np.ndarray:
     return feature_matrix(m, face.blendshapes)
 
 
-def fitted_intensities(feats: np.ndarray) -> np.ndarray:
-    """The fitted AUs' intensities ``(len(FITTED), 2)`` (left, right; 0..5) from :func:`features`:
-    ``clip(1 + slope × (z − threshold), 0, 5)`` with ``z = W·x + W2·x² + b`` per side."""
-    z = _FW @ feats + _FW2 @ (feats * feats) + _FB
-    return np.clip(1.0 + _FK * (z - _FT), 0.0, 5.0)
+def fitted_intensities(feats: np.ndarray, crop: np.ndarray | None = None) -> np.ndarray:
+    """The fitted AUs' intensities ``(len(FITTED), 2)`` (left, right; 0..5) from :func:`features` and, when given,
+    the face's texture crop (:func:`mimetic.facs.texture.face_crop`): ``clip(1 + slope × (z − threshold), 0, 5)``
+    with ``z = W·x + W2·x² + T·texture + b`` per side. Without a crop (or when no model reads texture,
+    :data:`READS_TEXTURE`) the geometric models (no texture) are used."""
+    m = _GEO if crop is None or not READS_TEXTURE else _TEX
+    z = m["w"] @ feats + m["w2"] @ (feats * feats) + m["b"]
+    if m is _TEX:
+        z = z + m["tex"] @ texture_vector(crop)
+    return np.clip(1.0 + m["k"] * (z - m["t"]), 0.0, 5.0)
 
 
-def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None) -> dict[str, AUValue]:
+def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None,
+                 crop: np.ndarray | None = None) -> dict[str, AUValue]:
     """FACS AU estimates for one face: ``{"AU01": AUValue(intensity, left, right, present), ...}``.
 
     Every AU in :data:`mimetic.facs.catalogue.FRAME_AUS` (all catalogue AUs except the time-based AU45/AU46) is
     reported. Intensities are 0..5 (0 none, 1..5 = A..E), ``left``/``right`` are the **person's** sides,
     ``intensity = max(left, right)`` and ``present = intensity >= 1`` (A). With ``baseline`` (the same person's
     neutral face) they measure the change from that face (see the module docstring). ``frontal``: the face's
-    frontal points when the caller already has them (saves ~0.03 ms).
+    frontal points when the caller already has them (saves ~0.03 ms). ``crop``: the face's texture crop
+    (:func:`mimetic.facs.texture.face_crop`; the analyzer passes it): the fitted AUs then read their region's
+    texture too; without it, or with a baseline, they read the landmarks and blendshapes alone.
     """
     if frontal is None:
         frontal = frontal_points(face)
     au = intensities(raw_channels(face, frontal), None if baseline is None else _baseline_raw(baseline))
-    fit = fitted_intensities(features(face, frontal))
     if baseline is None:
-        au = np.clip((au - _REST) * _REST_SCALE, 0.0, 5.0)
-    else:  # a state against the baseline: what rises above the baseline's own intensity
-        fit = np.maximum(fit - _baseline_fitted(baseline), 0.0)
+        fit = fitted_intensities(features(face, frontal), crop)
+        au = _rescale(au)
+    else:  # a state against the baseline: what rises above the baseline's own intensity (geometric models)
+        fit = np.maximum(fitted_intensities(features(face, frontal)) - _baseline_fitted(baseline), 0.0)
     au[_FIT_ROWS] = fit
     return _values(au)
 

@@ -8,20 +8,29 @@ Data
 - ``neutral``: FER+ faces whose annotators' majority is neutral (``ferplus.npz``): negatives for every AU. The
   ``train`` split is used for fitting and thresholds, ``test`` only for the report.
 
-Every crop is landmarked once (:mod:`mimetic.train.aus_data`: enlarged 4× with a 32-px grey margin) and cached.
+Every crop is landmarked once (:mod:`mimetic.train.aus_data`: enlarged 4× with a 32-px grey margin) and cached;
+its texture crop (:func:`mimetic.facs.texture.face_crop`'s recipe: ``align_crop`` 64 px, detail 48) is made from
+the crop and its cached landmarks.
 
 Model (per AU, :data:`FITTED`)
 ------------------------------
-Features: the AU's region (:func:`mimetic.facs.regions.region_features`), per side. The model is fitted on the
-mean of both sides (the codes are per face) and applied per side, so a mirrored face swaps left and right. A
+Inputs: the AU's region (:func:`mimetic.facs.regions.region_features`, with their squares) and the same region's
+texture (:mod:`mimetic.facs.texture`, HOG of fixed cells of the aligned crop), per side. The model is fitted on
+the mean of both sides (the codes are per face) and applied per side, so a mirrored face swaps left and right. A
 standardised L2 logistic regression (C = 0.5); the neutral faces together weigh as much as the coded ones. The
-score of a side is the logit ``z``; the AU's ``present`` threshold ``t`` on ``max(z_left, z_right)`` is the one
-with the best F1 on the coded faces among thresholds that fire on at most :data:`NEUTRAL_FP` of the neutral faces
-(out-of-fold scores). The 0-5 intensity is ``clip(1 + k (z − t), 0, 5)`` with ``k`` putting the 90th percentile of
-the coded positives' scores at D (4).
+score of a side is the logit ``z``; the 0-5 intensity is ``clip(1 + k (z − t), 0, 5)`` with ``k`` putting the
+90th percentile of the coded positives' scores at D (4). A second model per AU without texture (``geometric``) is
+used where no pixels are at hand or against a baseline; its threshold lights the same share of neutral faces.
 
-Validation: 5-fold GroupKFold by subject (neutral faces in random folds); the threshold of each outer fold is
-chosen on inner out-of-fold scores of its training part only, so no subject is scored by a threshold tuned on it.
+Thresholds: one budget for the whole face. Each scored AU offers thresholds (fitted: the best-F1 threshold at
+each neutral false-positive level of :data:`FP_LEVELS`; hand-set channels: intensities of
+:data:`HANDSET_GRID`); :func:`_allocate` starts every AU quiet and greedily takes the move with the most F1 per
+share of neutral faces newly lit (any AU present), while that share stays within :data:`NEUTRAL_BUDGET`. AUs
+without coded faces keep their hand-set channels, present from the :data:`REST_QUANTILE` of the neutral faces.
+
+Validation: 5-fold GroupKFold by subject (neutral faces in random folds); each outer fold makes its choices and
+thresholds on inner out-of-fold scores of its training part only, so no subject is scored by a choice tuned on
+it. The shipped choice is made on the outer out-of-fold scores of all faces.
 """
 
 from __future__ import annotations
@@ -36,24 +45,43 @@ from mimetic.face.model import sha256
 from mimetic.facs.codes import icc_a1
 from mimetic.facs.regions import FEATURE_INDEX, region_features
 
-#: The AUs fitted on coded data (enough coded faces and subjects in CK+); the others keep their hand-set channels.
-#: A fitted model is shipped where ``F1 − NEUTRAL_WEIGHT × neutral false-positive rate`` (cross-validated) beats the
-#: hand-set channels' on the same faces (the hand-set channels are not fitted: their rates on all faces are fair).
-#: AU12 is not fitted: its fitted model (F1 0.98 against 0.92) reads the whole mouth and loses a one-sided corner
-#: lift (tests/test_facs.py, the one-sided photo edits), which the hand-set channel's landmark split keeps.
-FITTED = ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU15", "AU17", "AU20", "AU23", "AU24",
-          "AU25", "AU26", "AU27")
-#: Highest share of neutral faces on which one fitted AU may fire.
-NEUTRAL_FP = 0.02
-#: One point of F1 on the coded faces is worth one point of false-positive rate on neutral faces.
-NEUTRAL_WEIGHT = 1.0
-#: AUs kept on their hand-set channels whatever the scores, and why.
-KEEP_HANDSET = {
-    "AU06": "the fitted model is steep per side: on the astronaut fixture left 2.4, right 0.99, and 2.4 apart from "
-            "its mirror image (tests/test_facs.py allows 1.5); fitted F1 0.72 against 0.78 hand-set",
-    "AU25": "lips apart is AU25 at rest too (FACS); the fitted model, held to 2 % on neutral faces, misses lips "
-            "parted at rest in the smile video, which a baseline should remove instead (tests/test_facs.py)",
+#: AUs kept on their hand-set channels whatever the scores, and why. They take part in the neutral budget with a
+#: hand-set threshold (``present_from``).
+KEEP_HANDSET: dict[str, str] = {
+    "AU06": "the fitted cheek models (texture or landmarks) miss the broad Duchenne smile of the sharp astronaut "
+            "fixture (tests/test_facs.py): their only training data are CK+ crops and FER+ faces; the hand-set "
+            "cheek-height and lower-lid channels read it on both sides",
+    "AU12": "a fitted model reads the whole mouth and loses a one-sided corner lift (tests/test_facs.py, the "
+            "one-sided photo edits), which the hand-set channel's landmark split keeps",
 }
+#: The AUs with a fitted model (enough coded faces and subjects in CK+), less :data:`KEEP_HANDSET`.
+FITTED = tuple(a for a in ("AU01", "AU02", "AU04", "AU05", "AU06", "AU07", "AU09", "AU12", "AU15", "AU17", "AU20",
+                           "AU23", "AU24", "AU25", "AU26", "AU27") if a not in KEEP_HANDSET)
+#: Share of neutral faces (out of fold) that may show any AU at all: the budget the thresholds share.
+NEUTRAL_BUDGET = 0.23
+#: The neutral false-positive levels at which each fitted AU offers a threshold to the allocation.
+FP_LEVELS = (0.0, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15)
+#: The thresholds a hand-set AU offers (its 0-5 intensity; 1.0 = the hand-set A).
+HANDSET_GRID = tuple(np.round(np.arange(1.0, 5.01, 0.25), 2))
+#: An AU is scored (F1 on the coded faces) from this many coded positives; the others are held at the
+#: REST_QUANTILE of neutral faces.
+MIN_SUPPORT = 10
+#: A scored AU with positives from fewer subjects than this is not tuned: a threshold picked on the other folds'
+#: two or three people does not carry to the next (AU26: 12 faces of 4 subjects, out-of-fold F1 0 at every tuned
+#: threshold). It stays on its hand-set channels, present from the hand-set A (1.0), and takes its share of the
+#: neutral budget.
+MIN_SUBJECTS = 5
+#: The highest ``present`` threshold a hand-set AU may get, and why.
+HANDSET_MAX: dict[str, tuple[float, str]] = {
+    "AU06": (1.75, "a broad Duchenne smile on a sharp photo reads 1.8-1.9 on the hand-set scale (the astronaut "
+                   "fixture, a C smile; tests/test_facs.py): a higher threshold misses the cheek raise of real "
+                   "smiles, which the 48-px CK+ crops underrate"),
+    "AU12": (1.5, "a one-sided corner lift of a few millimetres reads 1.7 on the hand-set scale (the corner_up photo "
+                  "edit, tests/test_facs.py): a one-sided smile must show, whatever CK+'s posed smiles favour"),
+}
+REST_QUANTILE = 0.995
+#: Fitted AUs whose model reads no texture, and why.
+NO_TEXTURE: dict[str, str] = {}
 C = 0.5
 #: Each feature enters twice, as itself and squared (+0.015 mean F1 over the linear model, same folds).
 QUAD = True
@@ -89,28 +117,28 @@ def face_features(cache: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return out, ok
 
 
+def face_crops(cache: str | Path, images: np.ndarray) -> np.ndarray:
+    """The texture crops (:func:`mimetic.facs.texture.face_crop`, 64 px, detail 48) of the cached faces of
+    ``images`` (the 48-pixel crops the cache was made from); zeros where no face was found."""
+    from mimetic.expression.crop import align_crop
+    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
+
+    with np.load(cache) as z:
+        lms, found = z["landmarks"], z["found"]
+    out = np.zeros((len(found), CROP_SIZE, CROP_SIZE), np.uint8)
+    for i in np.flatnonzero(found):
+        out[i] = align_crop(np.asarray(images[i], np.uint8), lms[i][:, :2].astype(np.float64), CROP_SIZE,
+                            detail=CROP_DETAIL)
+    return out
+
+
 def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     from sklearn.linear_model import LogisticRegression
 
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
-    m = LogisticRegression(C=C, max_iter=2000).fit((x - mu) / sd, y, sample_weight=w)
+    m = LogisticRegression(C=C, max_iter=3000).fit((x - mu) / sd, y, sample_weight=w)
     coef = m.coef_[0] / sd
     return coef, float(m.intercept_[0] - coef @ mu)
-
-
-def _threshold(s_pos: np.ndarray, s_neg: np.ndarray, s_neu: np.ndarray) -> float:
-    """The threshold with the best F1 (coded faces) among those firing on ≤ NEUTRAL_FP of the neutral faces."""
-    floor = float(np.quantile(s_neu, 1.0 - NEUTRAL_FP)) if len(s_neu) else -np.inf
-    cands = np.unique(np.concatenate([s_pos, s_neg]))
-    cands = cands[cands >= floor]
-    best, best_f1 = max(floor, float(s_pos.max()) if len(s_pos) else floor), -1.0
-    for t in cands:
-        tp = (s_pos >= t).sum()
-        fp = (s_neg >= t).sum()
-        f1 = 2 * tp / max(2 * tp + fp + (len(s_pos) - tp), 1)
-        if f1 > best_f1:
-            best, best_f1 = float(t), f1
-    return best
 
 
 def _scores(feat: np.ndarray, coef: np.ndarray, b: float) -> np.ndarray:
@@ -118,36 +146,113 @@ def _scores(feat: np.ndarray, coef: np.ndarray, b: float) -> np.ndarray:
     return (np.einsum("nks,k->ns", feat, coef) + b).max(axis=1)
 
 
+def _f1(pred: np.ndarray, y: np.ndarray) -> float:
+    tp = int((pred & y).sum())
+    return 2 * tp / max(2 * tp + int((pred & ~y).sum()) + int((~pred & y).sum()), 1)
+
+
 def _pearson(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
     return float(np.corrcoef(a, b)[0, 1]) if len(a) > 2 and a.std() > 0 and b.std() > 0 else None
 
 
-def _knot_present(cache, rows: np.ndarray) -> np.ndarray:
-    """``present`` of every AU from the hand-set channels alone (no fitting: scored on all coded faces)."""
-    from mimetic.facs.catalogue import FRAME_AUS
-    from mimetic.facs.estimate import knot_aus
+def _options(s_ck: np.ndarray, y: np.ndarray, s_neu: np.ndarray, grid=None) -> list[tuple[float, float, np.ndarray]]:
+    """Candidate thresholds of one score: ``(threshold, F1 on the coded faces, fires on each neutral face)``.
+    ``grid``: fixed thresholds (hand-set intensities); else, per neutral false-positive level of
+    :data:`FP_LEVELS`, the threshold with the best F1 among those firing on at most that share."""
+    if grid is not None:
+        cands = list(grid)
+    else:
+        cands = []
+        for lev in FP_LEVELS:
+            floor = float(np.quantile(s_neu, 1.0 - lev)) if lev > 0 else float(s_neu.max()) + 1e-6
+            ts = np.unique(s_ck[s_ck >= floor])
+            if not len(ts):
+                cands.append(floor)
+                continue
+            f1s = [_f1(s_ck >= t, y) for t in ts]
+            cands.append(float(ts[int(np.argmax(f1s))]))
+    return [(t, _f1(s_ck >= t, y) if y.any() else 0.0, s_neu >= t) for t in sorted(set(cands))]
 
-    out = np.zeros((len(rows), len(FRAME_AUS)), bool)
+
+def _allocate(options: dict[str, list], fixed: np.ndarray, budget: float) -> dict[str, int]:
+    """Pick one option per AU (index into its list): greedy, each step the move with the most F1 gained per share
+    of neutral faces newly lit (any AU present), as long as that share stays within ``budget``. ``fixed``: how many
+    AUs outside ``options`` fire on each neutral face."""
+    count = fixed.astype(np.int64).copy()
+    pick: dict[str, int] = {}
+    for au, opts in options.items():  # start: the best F1 among options that light no more than 0.5 % alone
+        quiet = [i for i, o in enumerate(opts) if o[2].mean() <= 0.005] or [int(np.argmin([o[2].mean() for o in opts]))]
+        pick[au] = max(quiet, key=lambda i: opts[i][1])
+        count += opts[pick[au]][2]
+    while True:
+        lit = (count > 0).mean()
+        best, best_rate = None, 0.0
+        for au, opts in options.items():
+            cur = opts[pick[au]]
+            rest = count - cur[2]
+            for i, o in enumerate(opts):
+                gain = o[1] - cur[1]
+                if gain <= 1e-9:
+                    continue
+                new = ((rest + o[2]) > 0).mean()
+                if new > budget and new > lit:
+                    continue
+                rate = gain / max(new - lit, 1e-4)
+                if rate > best_rate:
+                    best, best_rate = (au, i), rate
+        if best is None:
+            return pick
+        au, i = best
+        count += options[au][i][2].astype(np.int64) - options[au][pick[au]][2]
+        pick[au] = i
+
+
+def _knot_intensity(cache, rows: np.ndarray) -> np.ndarray:
+    """Every AU's hand-set intensity ``(n, len(FRAME_AUS))`` (max of both sides; no fitting: fair on all faces),
+    before the AU27 rule (AU26 is vetoed by the AU27 that ships, in :func:`fit_aus`'s allocation)."""
+    from mimetic.facs.catalogue import FRAME_AUS
+    from mimetic.facs.estimate import intensities, raw_channels
+    from mimetic.facs.geometry import frontal_points
+
+    out = np.zeros((len(rows), len(FRAME_AUS)))
     for j, (_, face) in enumerate(cached_faces(cache, rows)):
-        aus = knot_aus(face)
-        out[j] = [aus[a].present for a in FRAME_AUS]
+        out[j] = intensities(raw_channels(face, frontal_points(face))).max(axis=1)
     return out
 
 
-def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, *, log=print) -> dict:
-    """Fit every AU of :data:`FITTED`; returns the model document (see :func:`write_model`) with its CV report."""
+def _design(feats: np.ndarray, tex: dict[str, np.ndarray] | None, au: str) -> np.ndarray:
+    """An AU's inputs per side, ``(n, k, 2)``: its region's features, their squares, and (``tex``) its region's
+    texture features."""
+    idx = [FEATURE_INDEX[n] for n in region_features(au)]
+    x = feats[:, idx, :]
+    parts = [x, x ** 2] if QUAD else [x]
+    if tex is not None:
+        parts.append(tex[au_region(au)])
+    return np.concatenate(parts, axis=1)
+
+
+def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, neutral_images: np.ndarray, *,
+            log=print) -> dict:
+    """Fit every AU of :data:`FITTED` and allocate the neutral budget; returns the model document (see
+    :func:`write_model`) with its CV report. ``neutral_images``: the 48-pixel crops ``neutral_cache`` was made of."""
     from sklearn.model_selection import GroupKFold
 
+    from mimetic.facs.catalogue import FRAME_AUS
     from mimetic.facs.codes import parse_facs
+    from mimetic.facs.texture import texture_features
 
     ck = np.load(coded)
     feats, ok = face_features(ck_cache)
     codes = ck["facs_code"]
     use = ok & (codes != "")
+    rows_ck = np.flatnonzero(use)
+    tex = {r: v[use] for r, v in texture_features(face_crops(ck_cache, ck["images"])).items()}
     feats, subj = feats[use], ck["subject"][use]
     labels = [parse_facs(c) for c in codes[use]]
     neu, nok = face_features(neutral_cache)
+    rows_neu = np.flatnonzero(nok)
+    tex_neu = {r: v[nok] for r, v in texture_features(face_crops(neutral_cache, neutral_images)).items()}
     neu = neu[nok]
     rng = np.random.default_rng(0)
     neu_fold = rng.integers(0, FOLDS, len(neu))
@@ -155,125 +260,187 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
     w_neu = n_ck / n_neu
     log(f"coded faces {n_ck} ({len(set(subj))} subjects), neutral faces {n_neu}")
     outer = list(GroupKFold(FOLDS).split(feats, groups=subj))
+    knot = _knot_intensity(ck_cache, rows_ck)
+    knot_neu = _knot_intensity(neutral_cache, rows_neu)
+    ai = {a: i for i, a in enumerate(FRAME_AUS)}
+    truth = {a: np.array([a in lab for lab in labels]) for a in FRAME_AUS}
+    scored = [a for a in FRAME_AUS if truth[a].sum() >= MIN_SUPPORT]  # AUs with enough coded faces to score
+    untuned = {a for a in scored if len(set(subj[truth[a]])) < MIN_SUBJECTS}  # scored, hand-set at A
+    # AUs without coded faces keep their hand-set channels, held at REST_QUANTILE of the neutral faces
+    rest = {a: max(1.0, float(np.quantile(knot_neu[:, ai[a]], REST_QUANTILE))) for a in FRAME_AUS if a not in scored}
+    fixed = sum((knot_neu[:, ai[a]] >= r) for a, r in rest.items())
 
-    knot = _knot_present(ck_cache, np.flatnonzero(use))
-    knot_neu = _knot_present(neutral_cache, np.flatnonzero(nok))
-    model: dict = {"aus": {}}
-    report: dict = {}
+    # out-of-fold logits: outer (each outer fold's model on its test part) and inner (per outer fold, inner folds
+    # of its training part), for the texture model and the geometric one (used without pixels or with a baseline)
+    def fit_on(x_ck, x_neu, y, ci, ni):
+        x = np.concatenate([x_ck[ci].mean(axis=2), x_neu[ni].mean(axis=2)])
+        yy = np.concatenate([y[ci], np.zeros(len(ni), bool)])
+        w = np.concatenate([np.ones(len(ci)), np.full(len(ni), w_neu)])
+        return _fit(x, yy, w)
+
+    design = {}
+    oof: dict = {}
     for au in FITTED:
-        names = region_features(au)
-        idx = [FEATURE_INDEX[n] for n in names]
-        x_ck, x_neu = feats[:, idx, :], neu[:, idx, :]
-        if QUAD:
-            x_ck = np.concatenate([x_ck, x_ck ** 2], axis=1)
-            x_neu = np.concatenate([x_neu, x_neu ** 2], axis=1)
-        y = np.array([au in lab for lab in labels])
-        letters = np.array([lab[au].intensity if au in lab and lab[au].intensity else 0 for lab in labels])
+        y = truth[au]
+        for kind in ("texture", "geometric"):
+            own = kind == "texture" and au not in NO_TEXTURE
+            x_ck = _design(feats, tex if own else None, au)
+            x_neu = _design(neu, tex_neu if own else None, au)
+            design[au, kind] = (x_ck, x_neu)
+            o_ck, o_neu, inner = np.zeros(n_ck), np.zeros(n_neu), []
+            for k, (tr, te) in enumerate(outer):
+                ntr, nte = np.flatnonzero(neu_fold != k), np.flatnonzero(neu_fold == k)
+                if kind == "texture":
+                    i_ck, i_neu = np.zeros(len(tr)), np.zeros(len(ntr))
+                    i_fold = np.random.default_rng(k).integers(0, FOLDS - 1, len(ntr))
+                    for j, (itr, ite) in enumerate(GroupKFold(FOLDS - 1).split(tr, groups=subj[tr])):
+                        c, b = fit_on(x_ck, x_neu, y, tr[itr], ntr[i_fold != j])
+                        i_ck[ite] = _scores(x_ck[tr[ite]], c, b)
+                        i_neu[i_fold == j] = _scores(x_neu[ntr[i_fold == j]], c, b)
+                    inner.append((i_ck, i_neu))
+                c, b = fit_on(x_ck, x_neu, y, tr, ntr)
+                o_ck[te], o_neu[nte] = _scores(x_ck[te], c, b), _scores(x_neu[nte], c, b)
+            oof[au, kind] = (o_ck, o_neu, inner)
+        log(f"{au}: fitted out of fold")
 
-        def fit_on(ci, ni):
-            x = np.concatenate([x_ck[ci].mean(axis=2), x_neu[ni].mean(axis=2)])
-            yy = np.concatenate([y[ci], np.zeros(len(ni), bool)])
-            w = np.concatenate([np.ones(len(ci)), np.full(len(ni), w_neu)])
-            return _fit(x, yy, w)
+    def choose(sel_ck: np.ndarray, sel_neu: np.ndarray, score) -> tuple[dict, dict]:
+        """Options per scored AU on these faces (score(au) -> the fitted model's (coded scores, neutral scores))
+        and the pick: ``opts[au][pick[au]] = (kind, threshold, F1, fires on each neutral face)``."""
+        src = {}
+        for au in scored:
+            src[au] = {"hand-set": (knot[sel_ck, ai[au]], knot_neu[sel_neu, ai[au]])}
+            if au in FITTED and au not in untuned:
+                src[au]["fitted"] = score(au)
 
-        oof = np.zeros(n_ck)
-        oof_neu = np.zeros(n_neu)
-        pred = np.zeros(n_ck, bool)
-        for k, (tr, te) in enumerate(outer):
-            ntr, nte = np.flatnonzero(neu_fold != k), np.flatnonzero(neu_fold == k)
-            # inner out-of-fold scores of the training part, for the threshold
-            inner = np.zeros(len(tr))
-            inner_neu = np.zeros(len(ntr))
-            inner_fold = rng.integers(0, FOLDS - 1, len(ntr))
-            for j, (itr, ite) in enumerate(GroupKFold(FOLDS - 1).split(tr, groups=subj[tr])):
-                c, b = fit_on(tr[itr], ntr[inner_fold != j])
-                inner[ite] = _scores(x_ck[tr[ite]], c, b)
-                inner_neu[inner_fold == j] = _scores(x_neu[ntr[inner_fold == j]], c, b)
-            t_k = _threshold(inner[y[tr]], inner[~y[tr]], inner_neu)
-            c, b = fit_on(tr, ntr)
-            oof[te] = _scores(x_ck[te], c, b) - t_k
-            oof_neu[nte] = _scores(x_neu[nte], c, b) - t_k
-            pred[te] = oof[te] >= 0
-        tp, fp, fn = int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum())
-        # the shipped model: fitted on everything, threshold from the (outer) out-of-fold scores
-        coef, b = fit_on(np.arange(n_ck), np.arange(n_neu))
-        # OOF scores were made relative to each fold's threshold; the final threshold uses in-sample inner OOF
-        full_oof = np.zeros(n_ck)
-        full_neu = np.zeros(n_neu)
-        for k, (tr, te) in enumerate(outer):
-            ntr, nte = np.flatnonzero(neu_fold != k), np.flatnonzero(neu_fold == k)
-            c, bb = fit_on(tr, ntr)
-            full_oof[te] = _scores(x_ck[te], c, bb)
-            full_neu[nte] = _scores(x_neu[nte], c, bb)
-        t = _threshold(full_oof[y], full_oof[~y], full_neu)
-        pos = full_oof[y]
-        p90 = float(np.quantile(pos, 0.9)) if len(pos) else t + 3.0
-        slope = 3.0 / max(p90 - t, 0.5)
-        # intensity agreement, out of fold: each face's intensity with its fold's threshold and the final slope
-        inten = np.clip(1.0 + slope * oof, 0.0, 5.0)
-        has_letters = letters > 0
-        r = icc = None
-        n_int = 0
-        if has_letters.sum() >= 5:
-            sel = has_letters | ~y  # lettered positives and the negatives (0)
-            r, icc, n_int = _pearson(inten[sel], letters[sel]), icc_a1(inten[sel], letters[sel]), int(sel.sum())
+        def options(au: str, veto_ck=None, veto_neu=None) -> list:
+            y, o = truth[au][sel_ck], []
+            for kind, (s_ck, s_neu) in src[au].items():
+                if veto_ck is not None:
+                    s_ck, s_neu = np.where(veto_ck, -np.inf, s_ck), np.where(veto_neu, -np.inf, s_neu)
+                grid = None
+                if kind == "hand-set":
+                    grid = (1.0,) if au in untuned else [g for g in HANDSET_GRID if g <= HANDSET_MAX.get(au, (5.0,))[0]]
+                o += [(kind,) + t for t in _options(s_ck, y, s_neu, grid)]
+            return o
+
+        def allocate(opts: dict) -> dict:
+            flat = {a: [(t, f, m) for _, t, f, m in v] for a, v in opts.items()}
+            return _allocate(flat, fixed[sel_neu], NEUTRAL_BUDGET)
+
+        opts = {au: options(au) for au in scored}
+        pick = allocate(opts)
+        if "AU26" in opts and "AU27" in opts:
+            # FACS scores AU27 instead of AU26: as at inference (estimate._values), AU26 is absent wherever AU27 is
+            # present. AU26 is scored that way against the AU27 just picked, and the budget allocated again with
+            # AU27 held there.
+            kind, t = opts["AU27"][pick["AU27"]][:2]
+            s_ck, s_neu = src["AU27"][kind]
+            opts["AU27"] = [opts["AU27"][pick["AU27"]]]
+            opts["AU26"] = options("AU26", s_ck >= t, s_neu >= t)
+            pick = allocate(opts)
+        return opts, pick
+
+    # validation: each outer fold chooses on its inner out-of-fold scores, then scores its held-out subjects
+    pred = {a: np.zeros(n_ck, bool) for a in scored}
+    pred_neu = {a: np.zeros(n_neu, bool) for a in scored}
+    inten = {a: np.zeros(n_ck) for a in scored}
+    for k, (tr, te) in enumerate(outer):
+        ntr, nte = np.flatnonzero(neu_fold != k), np.flatnonzero(neu_fold == k)
+        opts, pick = choose(tr, ntr, lambda au: oof[au, "texture"][2][k])
+        for au in scored:
+            kind, t = opts[au][pick[au]][:2]
+            if kind == "fitted":
+                s_te, s_nte = oof[au, "texture"][0][te], oof[au, "texture"][1][nte]
+            else:
+                s_te, s_nte = knot[te, ai[au]], knot_neu[nte, ai[au]]
+            pred[au][te], pred_neu[au][nte] = s_te >= t, s_nte >= t
+            inten[au][te] = s_te - t if kind == "fitted" else np.nan
+    if "AU26" in pred and "AU27" in pred:  # FACS scores AU27 instead of AU26
+        pred["AU26"] &= ~pred["AU27"]
+        pred_neu["AU26"] &= ~pred_neu["AU27"]
+    # the shipped choice: on the outer out-of-fold scores of all faces
+    opts, pick = choose(np.arange(n_ck), np.arange(n_neu), lambda au: oof[au, "texture"][:2])
+    model: dict = {"aus": {}, "present_from": {}}
+    # the hand-set channels as they were (present from A; AU26 vetoed by the hand-set AU27)
+    before = {a: (knot[:, ai[a]] >= 1.0, knot_neu[:, ai[a]] >= 1.0) for a in scored}
+    if "AU26" in before and "AU27" in before:
+        before["AU26"] = tuple(b & ~s for b, s in zip(before["AU26"], before["AU27"]))
+    report: dict = {}
+    for au in scored:
+        kind, t, _, _ = opts[au][pick[au]]
+        y, p = truth[au], pred[au]
+        tp, fp, fn = int((p & y).sum()), int((p & ~y).sum()), int((~p & y).sum())
         rep = {"support": int(y.sum()), "subjects": int(len(set(subj[y]))), "tp": tp, "fp": fp, "fn": fn,
-               "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1),
-               "f1": 2 * tp / max(2 * tp + fp + fn, 1),
-               "neutral_fp": float((oof_neu >= 0).mean()), "pearson_r": r, "icc": icc, "n_intensity": n_int}
-        kp = knot[:, KNOT_INDEX[au]]
-        ktp, kfp, kfn = int((kp & y).sum()), int((kp & ~y).sum()), int((~kp & y).sum())
-        rep["handset_f1"] = 2 * ktp / max(2 * ktp + kfp + kfn, 1)
-        rep["handset_neutral_fp"] = float(knot_neu[:, KNOT_INDEX[au]].mean())
-        fit_gain = rep["f1"] - NEUTRAL_WEIGHT * rep["neutral_fp"]
-        hand_gain = rep["handset_f1"] - NEUTRAL_WEIGHT * rep["handset_neutral_fp"]
-        rep["shipped"] = "fitted" if fit_gain > hand_gain and au not in KEEP_HANDSET else "hand-set"
-        report[au] = rep
-        if rep["shipped"] != "fitted":
-            log(f"{au}: hand-set channels kept (F1 {rep['handset_f1']:.3f} on the same faces, neutral FP "
-                f"{rep['handset_neutral_fp']:.3f}; fitted F1 {rep['f1']:.3f}, neutral FP {rep['neutral_fp']:.3f})")
+               "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "f1": _f1(p, y),
+               "neutral_fp": float(pred_neu[au].mean()), "shipped": kind,
+               "handset_f1_before": _f1(before[au][0], y), "handset_neutral_fp_before": float(before[au][1].mean())}
+        if kind == "hand-set":
+            model["present_from"][au] = round(float(t), 3)
+            report[au] = rep
+            log(f"{au}: hand-set, present from {t:.2f}: F1 {rep['f1']:.3f} (before {rep['handset_f1_before']:.3f}), "
+                f"neutral FP {rep['neutral_fp']:.3f}")
             continue
-        model["aus"][au] = {"region": au_region(au), "features": list(names),
-                            "coef": [float(v) for v in coef[: len(names)]],
-                            "coef_sq": [float(v) for v in coef[len(names):]], "bias": float(b),
-                            "threshold": float(t), "slope": float(slope)}
-        log(f"{au}: F1 {rep['f1']:.3f} P {rep['precision']:.2f} R {rep['recall']:.2f} "
-            f"(support {rep['support']}), neutral FP {rep['neutral_fp']:.3f}"
-            + (f", r {r:.2f} ICC {icc:.2f}" if r is not None and icc is not None else ""))
-    model["rest"] = handset_rest(neutral_cache, model["aus"]) if REST else {}
-    f1s = [report[a]["f1"] for a in report]
-    model["cv"] = {"per_au": report, "mean_f1": float(np.mean(f1s)),
-                   "mean_f1_13": float(np.mean([report[a]["f1"] for a in TARGET13 if a in report])),
-                   "folds": FOLDS, "split": "GroupKFold by subject (thresholds on inner folds)"}
+        entry: dict = {"region": au_region(au), "features": list(region_features(au))}
+        for variant in ("texture", "geometric"):
+            x_ck, x_neu = design[au, variant]
+            coef, b = fit_on(x_ck, x_neu, truth[au], np.arange(n_ck), np.arange(n_neu))
+            o_ck, o_neu, _ = oof[au, variant]
+            if variant == "geometric":  # the same share of neutral faces as the texture model's threshold
+                share = float((oof[au, "texture"][1] >= t).mean())
+                floor = float(np.quantile(o_neu, 1.0 - share)) if share > 0 else float(o_neu.max()) + 1e-6
+                ts = np.unique(o_ck[o_ck >= floor])
+                tv = float(ts[int(np.argmax([_f1(o_ck >= v, y) for v in ts]))]) if len(ts) else floor
+            else:
+                tv = t
+            pos = o_ck[y]
+            p90 = float(np.quantile(pos, 0.9)) if len(pos) else tv + 3.0
+            slope = 3.0 / max(p90 - tv, 0.5)
+            nf = len(entry["features"])
+            part = {"coef": [float(v) for v in coef[:nf]], "coef_sq": [float(v) for v in coef[nf:2 * nf]],
+                    "bias": float(b), "threshold": float(tv), "slope": float(slope)}
+            if variant == "texture":
+                part["texture"] = [float(v) for v in coef[2 * nf:]]
+                entry.update(part)
+                # intensity agreement, out of fold: each face's intensity with its fold's threshold and this slope
+                letters = np.array([lab[au].intensity if au in lab and lab[au].intensity else 0 for lab in labels])
+                has = letters > 0
+                if has.sum() >= 5:
+                    sel = has | ~y
+                    ii = np.clip(1.0 + slope * inten[au], 0.0, 5.0)
+                    rep.update(pearson_r=_pearson(ii[sel], letters[sel]), icc=icc_a1(ii[sel], letters[sel]),
+                               n_intensity=int(sel.sum()))
+            else:
+                geo_pred = o_ck >= tv
+                part["cv_f1"], part["neutral_fp"] = _f1(geo_pred, y), float((o_neu >= tv).mean())
+                entry["geometric"] = part
+        model["aus"][au] = entry
+        report[au] = rep
+        log(f"{au}: fitted (texture), F1 {rep['f1']:.3f} P {rep['precision']:.2f} R {rep['recall']:.2f} "
+            f"(support {rep['support']}), neutral FP {rep['neutral_fp']:.3f}; without pixels "
+            f"F1 {entry['geometric']['cv_f1']:.3f}")
+    for a, r in rest.items():
+        if r > 1.0:
+            model["present_from"][a] = round(r, 3)
+    lit = np.zeros(n_neu, bool)
+    for a in scored:
+        lit |= pred_neu[a]
+    for a, r in rest.items():
+        lit |= knot_neu[:, ai[a]] >= r
+    model["cv"] = {"per_au": report, "mean_f1_13": float(np.mean([report[a]["f1"] for a in TARGET13])),
+                   "neutral_any": float(lit.mean()), "folds": FOLDS,
+                   "split": "GroupKFold by subject (choices and thresholds on inner folds)"}
     model["provenance"] = {
         "coded": f"{Path(coded).name} sha256 {sha256(coded)[:16]} ({n_ck} coded crops, {len(set(subj))} subjects)",
         "neutral": f"{n_neu} FER+ train faces with a neutral majority and a face (3,000 drawn with seed 0)",
-        "recipe": "crops enlarged 4x with a 32-px grey margin (mimetic.expression.crop.landmark_small)",
+        "recipe": "crops enlarged 4x with a 32-px grey margin (mimetic.expression.crop.landmark_small); texture: "
+                  "HOG of mimetic.facs.texture on align_crop(64, detail 48)",
         "date": datetime.date.today().isoformat(),
         "command": "mimetic train aus ckplus48_dev.npz ferplus.npz --cache-dir DIR",
-        "neutral_fp_max": NEUTRAL_FP, "C": C, "squares": QUAD,
+        "neutral_budget": NEUTRAL_BUDGET, "C": C, "squares": QUAD,
     }
-    log(f"mean F1 {model['cv']['mean_f1']:.3f}; over the 13 target AUs {model['cv']['mean_f1_13']:.3f}")
+    log(f"mean F1 over the 13 target AUs {model['cv']['mean_f1_13']:.3f}; neutral faces with any AU (out of fold) "
+        f"{model['cv']['neutral_any']:.3f}")
     return model
-
-
-#: Share of neutral faces on which a hand-set AU may still fire: its rest level is that quantile.
-REST_QUANTILE = 0.99
-REST = False
-
-
-def handset_rest(neutral_cache: str | Path, shipped) -> dict[str, float]:
-    """Per hand-set AU (not in ``shipped``), the intensity that the REST_QUANTILE of neutral faces stay
-    under (only where it is at least trace): ``estimate_aus`` rescales ``rest..5`` to ``0..5`` without a baseline."""
-    from mimetic.facs.catalogue import FRAME_AUS
-    from mimetic.facs.estimate import knot_aus
-
-    vals = []
-    for _, face in cached_faces(neutral_cache):
-        aus = knot_aus(face)
-        vals.append([aus[a].intensity for a in FRAME_AUS])
-    q = np.quantile(np.array(vals), REST_QUANTILE, axis=0)
-    return {a: round(float(v), 3) for a, v in zip(FRAME_AUS, q) if a not in shipped and v >= 1.0}
 
 
 def _knot_index() -> dict[str, int]:
@@ -301,15 +468,17 @@ def write_model(model: dict, out: str | Path) -> Path:
     return out
 
 
-def neutral_rates(cache: str | Path) -> dict:
-    """What fires on neutral faces with the shipped AUs (:func:`mimetic.facs.estimate.estimate_aus`, no baseline):
-    the share of faces with any AU present, AUs present per face, and each AU's false-positive rate."""
+def neutral_rates(cache: str | Path, images: np.ndarray | None = None) -> dict:
+    """What fires on neutral faces with the shipped AUs (:func:`mimetic.facs.estimate.estimate_aus`, no baseline;
+    with ``images``, the 48-pixel crops of the cache, the texture models as in the analyzer): the share of faces
+    with any AU present, AUs present per face, and each AU's false-positive rate."""
     from mimetic.facs.catalogue import FRAME_AUS
     from mimetic.facs.estimate import estimate_aus
 
+    crops = face_crops(cache, images) if images is not None else None
     present = []
-    for _, face in cached_faces(cache):
-        aus = estimate_aus(face)
+    for i, face in cached_faces(cache):
+        aus = estimate_aus(face, crop=None if crops is None else crops[i])
         present.append([aus[a].present for a in FRAME_AUS])
     p = np.array(present, bool)
     return {"faces": int(len(p)), "any_au": float(p.any(axis=1).mean()), "aus_per_face": float(p.sum(axis=1).mean()),
@@ -336,7 +505,8 @@ def train_aus(coded: str | Path, ferplus: str | Path, *, cache_dir: str | Path, 
     landmark_crops(fer["images"][train], cache_dir / "fer_train.npz", log=log)
     test = np.flatnonzero((fer["split"] == "test") & neutral)
     landmark_crops(fer["images"][test], cache_dir / "fer_test.npz", log=log)
-    model = fit_aus(coded, cache_dir / "ck.npz", cache_dir / "fer_train.npz", log=log)
+    model = fit_aus(coded, cache_dir / "ck.npz", cache_dir / "fer_train.npz", fer["images"][train], log=log)
     path = write_model(model, out or MODEL_PATH)
-    log(f"wrote {path} (restart Python to use it); FER+ test neutral faces: see neutral_rates()")
+    log(f"wrote {path} (restart Python to use it); FER+ test neutral faces: "
+        f"neutral_rates({cache_dir / 'fer_test.npz'}, images)")
     return model

@@ -12,6 +12,15 @@ Formats:
   ``val``/``validation``, ``test``); class folder names may be any alias in :data:`ALIASES`.
 - ``csv``: a CSV with a header naming ``path`` and ``label`` columns (and optionally ``split``); relative paths
   are taken from the CSV's folder.
+- ``npz``: any other npz with ``images`` (N, H, W) or (N, H, W, 3) uint8 and one label array (``emotion``,
+  ``label``, ``labels`` or ``expression``; class names or aliases), optionally ``subject`` (kept in
+  ``Source.extra`` for subject-wise splits) and ``split``. Images of 96 px or less count as tight face crops
+  (enlarged with a margin before landmarking), as for FER. CK+48 (``ckplus48_dev.npz``) reads this way.
+
+``label_map`` (every reader except FER+): extra names for the classes, e.g. numbered folders
+(``{"1": "surprise", …}``: :data:`LABEL_MAPS` has RAF-DB's and AffectNet's numbering) or JAFFE's two-letter codes;
+``names_from="jaffe"`` takes each image's label from its file name (``KA.AN1.39.tiff`` → anger) instead of its
+folder.
 
 Malformed input raises :class:`DatasetError` naming the file and the line (or entry).
 """
@@ -48,6 +57,22 @@ ALIASES: dict[str, str] = {
     "fear": "fear", "fearful": "fear", "afraid": "fear",
     "contempt": "contempt",
 }
+#: Known numberings and codes of public sets, for ``label_map`` (``--label-map rafdb``).
+LABEL_MAPS: dict[str, dict[str, str]] = {
+    # RAF-DB basic: 1 Surprise, 2 Fear, 3 Disgust, 4 Happiness, 5 Sadness, 6 Anger, 7 Neutral
+    "rafdb": {"1": "surprise", "2": "fear", "3": "disgust", "4": "happiness", "5": "sadness", "6": "anger",
+              "7": "neutral"},
+    # AffectNet: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt
+    "affectnet": {"0": "neutral", "1": "happiness", "2": "sadness", "3": "surprise", "4": "fear", "5": "disgust",
+                  "6": "anger", "7": "contempt"},
+    # JAFFE file-name codes (KA.AN1.39.tiff)
+    "jaffe": {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happiness", "ne": "neutral", "sa": "sadness",
+              "su": "surprise"},
+    # CK+ emotion ids (Emotion_labels: 0 neutral, 1 anger, 2 contempt, 3 disgust, 4 fear, 5 happy, 6 sadness,
+    # 7 surprise)
+    "ckplus": {"0": "neutral", "1": "anger", "2": "contempt", "3": "disgust", "4": "fear", "5": "happiness",
+               "6": "sadness", "7": "surprise"},
+}
 #: Split folder / column names -> split.
 SPLITS: dict[str, str] = {
     "train": "train", "training": "train",
@@ -69,6 +94,52 @@ class DatasetError(MimeticError):
         self.line = line
         where = f"{self.path}: line {line}" if line is not None else self.path
         super().__init__(f"{where}: {cause}")
+
+
+def label_mapping(spec: str | dict[str, str] | None) -> dict[str, str]:
+    """``label_map`` as a dict of lower-case names → classes: a preset name of :data:`LABEL_MAPS`, a dict, or
+    ``"1=surprise,2=fear"``. Targets may be aliases; an unknown target is an error."""
+    if spec is None:
+        return {}
+    if isinstance(spec, str):
+        key = spec.strip().lower()
+        if key in LABEL_MAPS:
+            pairs = LABEL_MAPS[key]
+        else:
+            pairs = {}
+            for part in (p.strip() for p in spec.split(",")):
+                if not part:
+                    continue
+                if "=" not in part:
+                    raise ValueError(f"label map entry {part!r} is not NAME=CLASS (or use a preset: "
+                                     f"{', '.join(LABEL_MAPS)})")
+                k, v = part.split("=", 1)
+                pairs[k.strip()] = v.strip()
+    else:
+        pairs = dict(spec)
+    out: dict[str, str] = {}
+    for k, v in pairs.items():
+        c = ALIASES.get(str(v).strip().lower())
+        if c is None:
+            raise ValueError(f"label map: {v!r} is not an expression class (known: {', '.join(EXPRESSIONS)})")
+        out[str(k).strip().lower()] = c
+    return out
+
+
+def _class_of(name: str, mapping: dict[str, str]) -> str | None:
+    key = str(name).strip().lower()
+    return mapping.get(key) or ALIASES.get(key)
+
+
+_JAFFE = __import__("re").compile(r"^[A-Za-z]+\.([A-Za-z]{2})\d*\.")
+
+
+def class_from_file_name(name: str, scheme: str) -> str | None:
+    """The class a file name encodes (``scheme="jaffe"``: ``KA.AN1.39.tiff`` → anger), or None."""
+    if scheme != "jaffe":
+        raise ValueError(f"unknown file-name scheme {scheme!r} (known: jaffe)")
+    m = _JAFFE.match(Path(name).name)
+    return LABEL_MAPS["jaffe"].get(m.group(1).lower()) if m else None
 
 
 def resolve_classes(spec: str | Sequence[str] | None = None) -> tuple[str, ...]:
@@ -285,14 +356,34 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_path(p))
 
 
-def read_folder(root: str | os.PathLike, classes: str | Sequence[str] | None = None) -> Source:
+def read_folder(root: str | os.PathLike, classes: str | Sequence[str] | None = None, *,
+                label_map: str | dict[str, str] | None = None, names_from: str | None = None) -> Source:
     """``ROOT/<class>/…`` or ``ROOT/<split>/<class>/…``. Folders of classes outside ``classes`` are skipped;
-    a folder name that is no known class (see :data:`ALIASES`) is an error."""
+    a folder name that is no known class (see :data:`ALIASES` and ``label_map``) is an error.
+    ``names_from="jaffe"``: every image under ``ROOT`` (or its split folders) takes its class from its file name;
+    images whose name encodes no class are skipped."""
     root = Path(root)
     classes = resolve_classes(classes)
+    mapping = label_mapping(label_map)
     if not root.is_dir():
         raise DatasetError(root, "not a folder")
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    paths: list[Path] = []
+    cls: list[int] = []
+    splits: list[str] = []
+    if names_from is not None:
+        split_dirs = [(SPLITS[d.name.lower()], d) for d in subdirs if d.name.lower() in SPLITS]
+        for split, d in split_dirs or [("train", root)]:
+            for f in _image_files(d):
+                c = class_from_file_name(f.name, names_from)
+                if c is None or c not in classes:
+                    continue
+                paths.append(f)
+                cls.append(classes.index(c))
+                splits.append(split)
+        if not paths:
+            raise DatasetError(root, f"no image names in the {names_from} scheme of the classes {', '.join(classes)}")
+        return _path_source("folder", root, classes, paths, np.array(cls), np.array(splits))
     if not subdirs:
         raise DatasetError(root, "no class folders inside")
     if all(d.name.lower() in SPLITS for d in subdirs):
@@ -300,14 +391,12 @@ def read_folder(root: str | os.PathLike, classes: str | Sequence[str] | None = N
                   for c in sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))]
     else:
         layout = [("train", d) for d in subdirs]
-    paths: list[Path] = []
-    cls: list[int] = []
-    splits: list[str] = []
     for split, d in layout:
-        c = ALIASES.get(d.name.lower())
+        c = _class_of(d.name, mapping)
         if c is None:
             raise DatasetError(d, f"folder name {d.name!r} is not an expression class "
-                                  f"(known: {', '.join(sorted(ALIASES))})")
+                                  f"(known: {', '.join(sorted(ALIASES))}; numbered folders need --label-map, "
+                                  f"e.g. {', '.join(LABEL_MAPS)})")
         if c not in classes:
             continue
         files = _image_files(d)
@@ -320,11 +409,13 @@ def read_folder(root: str | os.PathLike, classes: str | Sequence[str] | None = N
 
 
 # -- CSV of path,label[,split] ---------------------------------------------------------------------------------
-def read_csv(path: str | os.PathLike, classes: str | Sequence[str] | None = None) -> Source:
+def read_csv(path: str | os.PathLike, classes: str | Sequence[str] | None = None, *,
+             label_map: str | dict[str, str] | None = None) -> Source:
     """A CSV with a header naming ``path`` and ``label`` (and optionally ``split``). Labels may be any alias;
     rows of classes outside ``classes`` are skipped; a label that is no known class is an error."""
     path = Path(path)
     classes = resolve_classes(classes)
+    mapping = label_mapping(label_map)
     paths: list[Path] = []
     cls: list[int] = []
     splits: list[str] = []
@@ -346,9 +437,10 @@ def read_csv(path: str | os.PathLike, classes: str | Sequence[str] | None = None
             p, lab = row[ip].strip(), row[il].strip()
             if not p:
                 raise DatasetError(path, "empty path", line)
-            c = ALIASES.get(lab.lower())
+            c = _class_of(lab, mapping)
             if c is None:
-                raise DatasetError(path, f"label {lab!r} is not an expression class", line)
+                raise DatasetError(path, f"label {lab!r} is not an expression class (a numbered label needs "
+                                         f"--label-map)", line)
             split = "train"
             if isp is not None:
                 split = SPLITS.get(row[isp].strip().lower(), "")
@@ -390,14 +482,79 @@ def _path_source(kind: str, path: Path, classes, paths: list[Path], cls: np.ndar
                   small=False, fingerprint=h.hexdigest(), names=[str(p) for p in paths])
 
 
+# -- labelled npz (CK+48 and the like) -------------------------------------------------------------------------
+LABEL_KEYS = ("emotion", "label", "labels", "expression")
+#: Images this small (the longer side, px) are tight face crops (enlarged with a margin before landmarking).
+SMALL_SIDE = 96
+
+
+def read_labelled_npz(path: str | os.PathLike, classes: str | Sequence[str] | None = None, *,
+                      label_map: str | dict[str, str] | None = None) -> Source:
+    """An npz with ``images`` and a label array (see the module docstring). Rows of classes outside ``classes``
+    are skipped; a label that is no class is an error. Without ``split`` every row is ``train`` (as for
+    folders); ``subject`` (and ``facs_code``) are kept in ``extra``."""
+    path = Path(path)
+    classes = resolve_classes(classes)
+    mapping = label_mapping(label_map)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(path, f"not a readable npz file ({exc})") from None
+    key = next((k for k in LABEL_KEYS if k in data.files), None)
+    if "images" not in data.files or key is None:
+        raise DatasetError(path, f"needs 'images' and a label array ({', '.join(LABEL_KEYS)}); has "
+                                 f"{sorted(data.files)}")
+    images = data["images"]
+    if images.dtype != np.uint8 or images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise DatasetError(path, f"images must be (N, H, W) or (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+    n = len(images)
+    raw = data[key].astype(str)
+    if raw.shape != (n,):
+        raise DatasetError(path, f"{key} must be ({n},), got {raw.shape}")
+    names = np.array([_class_of(v, mapping) or "" for v in raw])
+    bad = names == ""
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatasetError(path, f"{key}[{i}] is {str(raw[i])!r}, not an expression class (use --label-map)")
+    split = data["split"].astype(str) if "split" in data.files else np.full(n, "train")
+    split = np.array([SPLITS.get(v.lower(), "") for v in split])
+    if (split == "").any():
+        i = int(np.flatnonzero(split == "")[0])
+        raise DatasetError(path, f"split[{i}] is not train, valid or test")
+    keep = np.isin(names, classes)
+    rows = np.flatnonzero(keep)
+    if not len(rows):
+        raise DatasetError(path, f"no rows of the classes {', '.join(classes)}")
+    idx = np.array([classes.index(c) for c in names[rows]], dtype=np.int64)
+    extra = {k: data[k].astype(str)[rows] for k in ("subject", "sequence", "facs_code") if k in data.files}
+    return Source(kind="npz", path=path, classes=classes, rows=rows, targets=_one_hot(idx, len(classes)),
+                  split=split[rows], n_images=n, load=lambda i: images[i], small=max(images.shape[1:3]) <= SMALL_SIDE,
+                  fingerprint=_file_fingerprint(path), names=None, extra=extra)
+
+
+def subject_folds(subjects: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    """A fold number (0 … folds−1) per row, whole subjects per fold (subjects shuffled with ``seed``, then dealt
+    round-robin): the split for subject-wise cross-validation."""
+    subjects = np.asarray(subjects).astype(str)
+    uniq = np.unique(subjects)
+    order = np.random.default_rng(seed).permutation(len(uniq))
+    fold_of = {uniq[j]: k % folds for k, j in enumerate(order)}
+    return np.array([fold_of[s] for s in subjects], dtype=np.int64)
+
+
 # -- dispatch --------------------------------------------------------------------------------------------------
 def detect_format(path: str | os.PathLike) -> str:
-    """``ferplus`` (.npz), ``fer2013csv`` (a .csv whose header has ``pixels``), ``csv`` or ``folder``."""
+    """``ferplus`` (an .npz with ``votes``), ``npz`` (any other .npz), ``fer2013csv`` (a .csv whose header has
+    ``pixels``), ``csv`` or ``folder``."""
     p = Path(path)
     if p.is_dir():
         return "folder"
     if p.suffix.lower() == ".npz":
-        return "ferplus"
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return "ferplus" if "votes" in z.files else "npz"
+        except (OSError, ValueError) as exc:
+            raise DatasetError(p, f"not a readable npz file ({exc})") from None
     if p.suffix.lower() == ".csv":
         with _open_text(p) as fh:
             head = fh.readline().lower()
@@ -406,17 +563,20 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def read_dataset(path: str | os.PathLike, classes: str | Sequence[str] | None = None, *,
-                 fmt: str | None = None, labels: str = "ferplus") -> Source:
+                 fmt: str | None = None, labels: str = "ferplus", label_map: str | dict[str, str] | None = None,
+                 names_from: str | None = None) -> Source:
     """Read any supported dataset (format from the path unless ``fmt`` is given)."""
-    fmt = fmt or detect_format(path)
     if not Path(path).exists():
         raise DatasetError(path, "not found")
+    fmt = fmt or detect_format(path)
     if fmt == "ferplus":
         return read_ferplus(path, classes, labels=labels)
+    if fmt == "npz":
+        return read_labelled_npz(path, classes, label_map=label_map)
     if fmt == "fer2013csv":
         return read_fer2013_csv(path, classes if classes is not None else "7")
     if fmt == "folder":
-        return read_folder(path, classes)
+        return read_folder(path, classes, label_map=label_map, names_from=names_from)
     if fmt == "csv":
-        return read_csv(path, classes)
+        return read_csv(path, classes, label_map=label_map)
     raise ValueError(f"unknown dataset format {fmt!r}")

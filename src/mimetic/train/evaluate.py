@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mimetic.train.metrics import metrics
+from mimetic.train.metrics import calibration, metrics
 
 
 def confusion_png(confusion: np.ndarray | list, classes: Sequence[str], path: str | os.PathLike,
@@ -66,6 +66,7 @@ def _evaluate_set(name: str, probs: np.ndarray, labels: np.ndarray, classes: Seq
                   log: Callable[[str], None]) -> dict:
     m = metrics(labels, probs.argmax(1), classes)
     m["name"] = name
+    m["calibration"] = calibration(probs, labels)
     png = confusion_png(m["confusion"], classes, out_dir / f"confusion_{name}.png",
                         f"{name}: accuracy {100 * m['accuracy']:.2f} %, macro-F1 {100 * m['macro_f1']:.2f} % (n={m['n']})")
     m["confusion_png"] = str(png)
@@ -75,15 +76,17 @@ def _evaluate_set(name: str, probs: np.ndarray, labels: np.ndarray, classes: Seq
 
 def format_metrics(m: dict) -> str:
     recall = "  ".join(f"{c} {100 * r:.1f}" for c, r in m["recall"].items())
+    ece = f"  ECE {100 * m['calibration']['ece']:.1f} %" if "calibration" in m else ""
     return (f"{m.get('name', '')}: n={m['n']}  accuracy {100 * m['accuracy']:.2f} %  macro-F1 "
-            f"{100 * m['macro_f1']:.2f} %\n  recall: {recall}")
+            f"{100 * m['macro_f1']:.2f} %{ece}\n  recall: {recall}")
 
 
 def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: Sequence[str], data: str | os.PathLike,
                     out_dir: str | os.PathLike, *, size: int, cache_dir: str | os.PathLike | None = None,
                     split: str = "test", progress: bool = True, log: Callable[[str], None] = print,
                     predict_aux: Callable[[np.ndarray], np.ndarray] | None = None,
-                    aux_classes: Sequence[str] = (), classes: Sequence[str] | None = None) -> dict:
+                    aux_classes: Sequence[str] = (), classes: Sequence[str] | None = None,
+                    read_kw: dict | None = None) -> dict:
     """Run ``predict`` ((N, size, size) uint8 crops → (N, C) probabilities over ``model_classes``) on the test
     sets of ``data`` and write ``metrics.json`` and confusion PNGs to ``out_dir``. Returns the metrics.
 
@@ -103,11 +106,12 @@ def evaluate_source(predict: Callable[[np.ndarray], np.ndarray], model_classes: 
     if classes is not None:
         remap_probs(np.zeros((0, len(model_classes))), model_classes, scored)  # each must be a model class
         predict_aux = None  # the main head, on the classes asked for
-    sets = evaluation_sets(data, scored, split=split)
+    read_kw = read_kw or {}
+    sets = evaluation_sets(data, scored, split=split, **read_kw)
     fmt = detect_format(data)
     # the crop cache holds the dataset's full image list whatever the class set; set rows index that list
     src = read_dataset(data, scored if fmt != "fer2013csv" else
-                       tuple(c for c in scored if c != "contempt"), fmt=fmt)
+                       tuple(c for c in scored if c != "contempt"), fmt=fmt, **read_kw)
     cache = CropCache(src, cache_dir, size=size)
     cache.ensure(np.unique(np.concatenate([st["rows"] for st in sets])), progress=progress)
     results: dict[str, dict] = {}
@@ -144,7 +148,7 @@ def _predictor(model: str | os.PathLike, threads: int):
 def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: str | os.PathLike, *,
                    split: str = "test", threads: int = 1, cache_dir: str | os.PathLike | None = None,
                    progress: bool = True, log: Callable[[str], None] = print,
-                   classes: Sequence[str] | None = None) -> dict:
+                   classes: Sequence[str] | None = None, read_kw: dict | None = None) -> dict:
     """Evaluate ``model`` (expression.onnx, or best.pt/last.pt) on ``data``'s ``split``: FER+ test (8 classes,
     majority label) and FER2013 PrivateTest (7 classes; all and confident) for the FER+ npz, the test split
     otherwise. Logs accuracy, macro-F1 and per-class recall; writes metrics.json and confusion_*.png; returns the
@@ -152,23 +156,30 @@ def evaluate_model(model: str | os.PathLike, data: str | os.PathLike, out_dir: s
     predict, model_classes, size, predict_aux, aux_classes = _predictor(model, threads)
     return evaluate_source(predict, model_classes, data, out_dir, size=size, cache_dir=cache_dir, split=split,
                            progress=progress, log=log, predict_aux=predict_aux, aux_classes=aux_classes,
-                           classes=classes)
+                           classes=classes, read_kw=read_kw)
 
 
 # -- evaluation of any per-image predictor (the geometric model, the fusion) ----------------------------------
-def evaluation_sets(data: str | os.PathLike, model_classes: Sequence[str], *, split: str = "test") -> list[dict]:
+def evaluation_sets(data: str | os.PathLike, model_classes: Sequence[str], *, split: str = "test",
+                    label_map: str | dict[str, str] | None = None, names_from: str | None = None) -> list[dict]:
     """The test sets :func:`evaluate_source` reports, as plain rows: a list of ``{"name", "rows", "labels",
     "classes"}`` where ``rows`` index ``data``'s full image list (what the crop cache holds) and ``labels`` index
     ``classes`` (the set's class list; model outputs are mapped onto it with :func:`remap_probs`).
 
     FER+ npz: ``ferplus_<split>`` (majority label, unknown/NF dropped), ``fer2013_private`` and
-    ``fer2013_private_confident`` (7 classes, original FER2013 labels); other formats: ``<stem>_<split>``."""
+    ``fer2013_private_confident`` (7 classes, original FER2013 labels); other formats: ``<stem>_<split>`` over the
+    model's classes (the model's own answer, e.g. how often a posed face is called neutral) and, when the data
+    lacks some of them, ``<stem>_<split>_present`` over the classes the data has (CK+: 7 classes, no neutral).
+    ``split="all"``: every row; ``split="auto"``: ``test`` where the data has one, else every row (a folder of
+    class folders, an npz without splits). ``label_map``/``names_from``: as
+    :func:`mimetic.train.datasets.read_dataset`."""
     from mimetic.train.datasets import FER2013_CLASSES, detect_format, read_dataset
 
     model_classes = tuple(model_classes)
     fmt = detect_format(data)
     sets: list[dict] = []
     if fmt == "ferplus":
+        split = "test" if split in ("auto", "all") else split
         src = read_dataset(data, model_classes)
         sel = src.split == split
         sets.append({"name": f"ferplus_{split}", "rows": src.rows[sel], "labels": src.labels[sel],
@@ -187,12 +198,20 @@ def evaluation_sets(data: str | os.PathLike, model_classes: Sequence[str], *, sp
                              "classes": tuple(fer7)})
     else:
         src = read_dataset(data, model_classes if fmt != "fer2013csv" else
-                           tuple(c for c in model_classes if c != "contempt"), fmt=fmt)
-        sel = src.split == split
+                           tuple(c for c in model_classes if c != "contempt"), fmt=fmt, label_map=label_map,
+                           names_from=names_from)
+        if split == "auto":
+            split = "test" if (src.split == "test").any() else "all"
+        sel = np.ones(len(src), bool) if split == "all" else src.split == split
         if not sel.any():
-            raise ValueError(f"{data}: no rows in the {split!r} split")
-        sets.append({"name": f"{Path(data).stem}_{split}", "rows": src.rows[sel], "labels": src.labels[sel],
-                     "classes": tuple(src.classes)})
+            raise ValueError(f"{data}: no rows in the {split!r} split (--split all scores every row)")
+        name = f"{Path(data).stem}_{split}"
+        sets.append({"name": name, "rows": src.rows[sel], "labels": src.labels[sel], "classes": tuple(src.classes)})
+        have = np.unique(src.labels[sel])
+        if 2 <= len(have) < len(src.classes):
+            present = tuple(src.classes[i] for i in have)
+            y = np.searchsorted(have, src.labels[sel])
+            sets.append({"name": name + "_present", "rows": src.rows[sel], "labels": y, "classes": present})
     return sets
 
 
@@ -209,3 +228,18 @@ def evaluate_rows(probs_for: Callable[[np.ndarray], np.ndarray], model_classes: 
         m = _evaluate_set(prefix + s["name"], probs, s["labels"], s["classes"], out, log)
         results[s["name"]] = m
     return results
+
+
+def confusion_text(m: dict) -> str:
+    """The confusion matrix of a metrics dict as a text table (rows: true class; columns: the answer)."""
+    classes = list(m["recall"])
+    cm = np.asarray(m["confusion"], dtype=np.int64)
+    short = [c[:8] for c in classes]
+    width = max(8, max(len(s) for s in short)) + 1
+    lines = [" " * width + "".join(f"{s:>{width}}" for s in short) + f"{'recall':>{width}}"]
+    for i, c in enumerate(short):
+        if cm[i].sum() == 0:
+            continue
+        lines.append(f"{c:<{width}}" + "".join(f"{v:>{width}d}" for v in cm[i])
+                     + f"{100 * m['recall'][classes[i]]:>{width - 2}.1f} %")
+    return "\n".join(lines)

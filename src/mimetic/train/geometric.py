@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -91,14 +91,16 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
 
 
 def cached_features(data: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, size: int = 64,
-                    progress: bool = False, log: Callable[[str], None] | None = print):
+                    progress: bool = False, log: Callable[[str], None] | None = print,
+                    read_kw: dict | None = None):
     """``(features (n_images, N_FEATURES), found (n_images,), cache)`` for every image of ``data``, computed once
-    and stored in the crop cache's folder (``geometric-v<FEATURE_VERSION>.npz``)."""
+    and stored in the crop cache's folder (``geometric-v<FEATURE_VERSION>.npz``). ``read_kw``: reader options
+    (``label_map``, ``names_from``) of :func:`mimetic.train.datasets.read_dataset`."""
     from mimetic.media.atomic import atomic_path
     from mimetic.train.datasets import read_dataset
     from mimetic.train.prepare import CropCache
 
-    src = read_dataset(data)
+    src = read_dataset(data, **(read_kw or {}))
     cache = CropCache(src, cache_dir, size=size)
     path = cache.dir / f"geometric-v{FEATURE_VERSION}.npz"
     if path.is_file():
@@ -237,9 +239,17 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
                     mirror: float = 0.5, balance: str = "sqrt", clip: float | None = 0.001,
                     exclude: tuple[str, ...] = (), seed: int = 0, threads: int = 1,
                     cache_dir: str | os.PathLike | None = None, onnx_name: str = "expression_geometric.onnx",
+                    mix: Sequence[str | os.PathLike] = (), mix_weight: float = 1.0,
+                    mix_keep: Sequence[np.ndarray | None] | None = None,
                     echo: Callable[[str], None] = print) -> dict:
     """Train the geometric model on ``data``'s ``train`` split (rows with a face), keep the epoch with the best
-    ``valid`` accuracy, export ``out_dir/expression_geometric.onnx``. Returns (and writes) a summary."""
+    ``valid`` accuracy, export ``out_dir/expression_geometric.onnx``. Returns (and writes) a summary.
+
+    ``mix``: more labelled sets (any :func:`mimetic.train.datasets.read_dataset` format, e.g. CK+48's posed
+    faces) whose rows with a face join the training rows (all their rows, whatever their split), each row's
+    loss weighted ``mix_weight`` (class weights still come from ``data`` alone). ``mix_keep``: per mixed set, a
+    boolean mask over its rows (None = all) — subject-wise cross-validation leaves a fold out this way. The
+    epoch is still chosen on ``data``'s ``valid`` split alone."""
     torch = _torch()
 
     from mimetic.media.atomic import atomic_write_text
@@ -266,6 +276,17 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
         tr &= ~va
     xtr, ytr = feats[src.rows[tr]], src.targets[tr]
     xva, yva = feats[src.rows[va]], src.targets[va]
+    w = torch.from_numpy(class_weights(ytr, balance))
+    mixed = []
+    for j, other in enumerate(mix):
+        f2, found2, _ = cached_features(other, cache_dir=cache_dir, log=echo)
+        s2 = read_dataset(other, src.classes)
+        k2 = found2[s2.rows]
+        if mix_keep is not None and mix_keep[j] is not None:
+            k2 = k2 & np.asarray(mix_keep[j], dtype=bool)
+        xtr = np.concatenate([xtr, f2[s2.rows[k2]]])
+        ytr = np.concatenate([ytr, mix_weight * s2.targets[k2]])
+        mixed.append({"data": Path(other).name, "rows": int(k2.sum())})
     both = np.concatenate([xtr, mirror_features(xtr)])  # statistics of the mirror-symmetric training set
     mean = both.mean(0)
     std = both.std(0)
@@ -275,7 +296,6 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
         lo, hi = np.quantile(both, clip, axis=0), np.quantile(both, 1 - clip, axis=0)
     keep = feature_mask(tuple(exclude))
     del both
-    w = torch.from_numpy(class_weights(ytr, balance))
     mlp = build_mlp(N_FEATURES, len(src.classes), hidden, dropout)
     opt = torch.optim.AdamW(mlp.parameters(), lr=lr, weight_decay=weight_decay)
     g = torch.Generator().manual_seed(seed)
@@ -292,7 +312,8 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
                           "valid": int(len(xva)), "epochs": epochs, "batch_size": batch_size, "lr": lr,
                           "weight_decay": weight_decay, "hidden": list(hidden), "dropout": dropout,
                           "noise": noise, "mirror": mirror, "balance": balance, "clip": clip,
-                          "exclude": list(exclude), "seed": seed, "threads": threads}) + "\n")
+                          "exclude": list(exclude), "seed": seed, "threads": threads, "mix": mixed,
+                          "mix_weight": mix_weight}) + "\n")
     step = 0
     module = _export_module(mlp, mean, std, lo, hi, keep)
     for epoch in range(epochs):
@@ -338,7 +359,8 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
     mlp.eval()
     config = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "hidden": list(hidden), "dropout": dropout, "noise": noise, "mirror": mirror, "balance": balance,
-              "clip": clip, "exclude": list(exclude), "seed": seed, "threads": threads}
+              "clip": clip, "exclude": list(exclude), "seed": seed, "threads": threads, "mix": mixed,
+              "mix_weight": mix_weight}
     recipe = {"data": Path(data).name, "train": int(len(xtr)), "valid": int(len(xva)),
               "train_without_face": int(((src.split == "train") & ~ok).sum()), "best_epoch": best[2],
               "valid_accuracy": round(best[0], 6), "seconds": round(time.perf_counter() - t_start, 1),

@@ -33,3 +33,27 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> d
         "support": {c: int(s) for c, s in zip(classes, support)},
         "confusion": cm.tolist(),
     }
+
+
+def calibration(probs: np.ndarray, y_true: np.ndarray, bins: int = 15) -> dict:
+    """Expected calibration error of the top answer: the confidences (max probability) are put in ``bins`` equal
+    bins of [0, 1]; ECE = Σ (bin share) · |accuracy in the bin − mean confidence in the bin|. Also the bins
+    themselves (for a reliability plot) and the mean confidence against the accuracy."""
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.int64)
+    conf = p.max(1)
+    hit = (p.argmax(1) == y).astype(float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    rows = []
+    for b in range(bins):
+        m = which == b
+        if not m.any():
+            continue
+        acc, c = float(hit[m].mean()), float(conf[m].mean())
+        ece += m.mean() * abs(acc - c)
+        rows.append({"low": float(edges[b]), "high": float(edges[b + 1]), "n": int(m.sum()), "accuracy": acc,
+                     "confidence": c})
+    return {"ece": float(ece), "mean_confidence": float(conf.mean()) if len(conf) else 0.0,
+            "accuracy": float(hit.mean()) if len(hit) else 0.0, "bins": rows}

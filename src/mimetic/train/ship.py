@@ -107,7 +107,7 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
 def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathLike | None = None,
          out: str | os.PathLike | None = None, models_dir: str | os.PathLike = MODELS_DIR, bias: bool = True,
          threads: int = 1, command: str | None = None, cache_dir: str | os.PathLike | None = None,
-         log: Callable[[str], None] = print) -> dict:
+         cross: str | os.PathLike | None = None, log: Callable[[str], None] = print) -> dict:
     """Fit, evaluate, decide, copy and write the model card (see the module docstring). Returns a summary."""
     from mimetic.expression.model import ExpressionModel
     from mimetic.train.fuse import fit_and_evaluate
@@ -146,8 +146,9 @@ def ship(cnn: str | os.PathLike, data: str | os.PathLike, *, geo: str | os.PathL
         if src_png.is_file():
             pngs[name] = _copy(src_png, models / f"expression_confusion_{name}.png").name
     cost = measure_cost(models)
+    cross_cv = json.loads(Path(cross).read_text()) if cross else None
     card = model_card(cnn=cnn, geo=geo_path, data=Path(data), fusion=final, results=results, pngs=pngs, cost=cost,
-                      models=models, command=command)
+                      models=models, command=command, cross=cross_cv)
     from mimetic.media.atomic import atomic_write_text
 
     old = models / "MODEL_CARD.md"
@@ -277,8 +278,8 @@ def _run_chain(cnn: Path) -> list[tuple[Path, dict, list[dict]]]:
 
 
 def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dict, pngs: dict[str, str],
-               cost: dict | None, models: Path, command: str | None = None) -> str:
-    """MODEL_CARD.md from measured numbers only."""
+               cost: dict | None, models: Path, command: str | None = None, cross: dict | None = None) -> str:
+    """MODEL_CARD.md from measured numbers only (``cross``: the subject-wise CV of ``mimetic train posed``)."""
     from mimetic.expression.geometric import N_FEATURES, GeometricModel
     from mimetic.expression.model import ExpressionModel
     from mimetic.train.fuse import SET_TITLES, TITLES, results_markdown
@@ -336,9 +337,17 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(f"- CNN: {d['n_train']:,} training and {d['n_valid']:,} validation crops "
             "(rows whose FER+ majority vote is unknown / not-a-face dropped); targets = the vote distribution.")
     grec = json.loads(gm.metadata.get("recipe", "{}") or "{}")
+    mixed = (grec.get("config") or {}).get("mix") or [] if grec else []
     if grec:
         add(f"- Geometric model: {grec['train']:,} training and {grec['valid']:,} validation faces with landmarks "
-            f"({grec['train_without_face']:,} training images where MediaPipe found no face are left out).")
+            f"({grec['train_without_face']:,} training images where MediaPipe found no face are left out)"
+            + "".join(f"; plus {m['rows']:,} faces of `{m['data']}` (weight {grec['config'].get('mix_weight', 1):g})"
+                      for m in mixed) + ".")
+    refit = json.loads(cm.metadata.get("heads_refit") or "null")
+    if refit:
+        add(f"- CNN heads refitted (`mimetic train posed`) on the FER+ training crops and the faces of "
+            f"`{refit.get('mix')}` (CK+48 posed expressions, research-only terms; weight {refit.get('heads_weight'):g})"
+            ". The other CK+ subjects are kept outside the project to check the result.")
     add(f"- Fusion: fitted on {info['n']:,} validation images ({info['without_face']} without landmarks, where "
         "the geometric model gives the uniform distribution).")
     detail = cm.metadata.get("crop_detail") or ""
@@ -402,10 +411,20 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
             f"accuracy {_pct(grec['valid_accuracy'])} on faces with landmarks), mirror augmentation p {g['mirror']}, "
             f"feature noise {g['noise']}; seed {g['seed']}. The exported graph standardises the features and "
             "averages a face with its mirror image.")
+    if refit:
+        add(f"- **Heads refitted** (`mimetic.train.heads`, from `{refit.get('base')}`): each member's last layer "
+            f"refitted on its pooled features — FER+ training rows with the member's own answer as target "
+            f"(self-distillation), posed rows one-hot with weight {refit.get('heads_weight'):g}, L2 pull "
+            f"{refit.get('pull'):g} towards the previous weights, L-BFGS; convolutions, quantization and the FER2013 "
+            "head unchanged.")
     bias = "none" if fusion.bias is None else "[" + ", ".join(f"{b:+.3f}" for b in fusion.bias) + "]"
+    temp = (f"; then a temperature T = {fusion.temperature:.3f} divides the logits (fitted on the validation "
+            "split's majority labels, so a probability says how often the answer is right; expected calibration "
+            f"error on validation {_pct(info['ece']['before_temperature'])} → "
+            f"{_pct(info['ece']['after_temperature'])})") if fusion.temperature != 1.0 and "ece" in info else ""
     add(f"- **Fusion** (`mimetic.train.fuse`): p ∝ exp(scale · ((1 − w) · log p_cnn + w · log p_geo) + bias), "
         f"fitted on the validation split ({info['objective']}): w = {fusion.weight:.4f}, scale = "
-        f"{fusion.scale:.4f}, bias = {bias} (classes in the order above).")
+        f"{fusion.scale:.4f}, bias = {bias} (classes in the order above){temp}.")
     if fusion.aux:
         ax = fusion.aux
         abias = "none" if ax.get("bias") is None else "[" + ", ".join(f"{b:+.3f}" for b in ax["bias"]) + "]"
@@ -437,6 +456,12 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     add("")
     add(results_markdown(results))
     add("")
+    eces = [f"{SET_TITLES.get(k, k)} {_pct(v['calibration']['ece'])}" for k, v in results.get(shipped, {}).items()
+            if isinstance(v, dict) and "calibration" in v]
+    if eces:
+        add("Calibration of the shipped model's probabilities (expected calibration error of the top answer, 15 "
+            "bins; the fusion's scale, fitted on validation, acts as its temperature): " + "; ".join(eces) + ".")
+        add("")
     name = "ferplus_test"
     if name in results.get(shipped, {}):
         m = results[shipped][name]
@@ -450,6 +475,33 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add("")
     for name, png in pngs.items():
         add(f"![Confusion matrix, {SET_TITLES.get(name, name)}]({png})")
+        add("")
+    if cross:
+        add("## Cross-dataset")
+        add("")
+        rc = cross["recipe"]
+        add(f"Posed faces ({cross['mix']}: {cross['fused']['n']} crops of {cross['subjects']} subjects, 7 classes, no "
+            f"neutral) are in the training mix (`mimetic train posed`: the CNN's heads refitted with each posed face "
+            f"weighted {rc['heads_weight']:g}, the geometric model retrained with them weighted {rc['geo_weight']:g}; "
+            "the fusion fitted on FER+ validation alone). So they are scored by **subject-wise cross-validation** "
+            f"({cross['folds']} folds of whole subjects; each fold's subjects were left out of every step that "
+            "scored them). \"On its classes\": the answer restricted to the set's classes; \"answered neutral\": "
+            "the share of these posed expressions the 8-way answer calls neutral.")
+        add("")
+        add("| set, protocol | model | on its classes | answered neutral | per-class recall |")
+        add("|---|---|---:|---:|---|")
+        for key, label in (("before", "before (FER+ only)"), ("cnn", "CNN, refitted heads"),
+                           ("geometric", "geometric, retrained"), ("fused", "**fused (shipped)**")):
+            r = cross[key]
+            rec = ", ".join(f"{c} {100 * v:.0f}" for c, v in r["recall"].items())
+            add(f"| {cross['mix']}, {cross['folds']}-fold by subject | {label} | {_pct(r['accuracy_present'])} | "
+                f"{_pct(r['answered_neutral'])} | {rec} |")
+        add("")
+        add(f"FER+ validation, fused, with each fold's models: {_pct(cross['ferplus_valid_fused'])} (the model "
+            f"before: {_pct(cross['before']['ferplus_valid'])}; both in-sample for the fusion). Expected calibration "
+            f"error of the fused answer on the posed faces (out of fold): {_pct(cross['fused']['ece'])}. Other CK+ "
+            "subjects, JAFFE and in-the-wild sets are kept outside the project and measured there; "
+            "`mimetic evaluate DATA` scores any labelled set the same way.")
         add("")
     if cost:
         med, p90 = cost["per_face_ms"]
@@ -500,14 +552,23 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     if exported:
         add(f"# 1{'abcdefg'[len(chain)]}. " + ("the ensemble of the members, one ONNX file" if members else
                                              "the exported inference graph"))
+        base = (Path("runs") / Path(refit["base"]).stem / "expression.onnx") if refit else cnn
         add(".venv/bin/mimetic train export " + " ".join(shlex.quote(str(m)) for m in exported)
-            + f"{flags} --out {shlex.quote(str(cnn))}")
+            + f"{flags} --out {shlex.quote(str(base))}")
+    if refit:
+        add("# 1r. refit the heads with the posed faces (and the geometric model, step 2; subject-wise CV first)")
+        add(f".venv/bin/mimetic train posed --cnn {shlex.quote(str(base)) if exported else 'src/mimetic/models/expression.onnx'} "
+            f"--data {shlex.quote(str(data))} --mix ../shared/datasets/{refit.get('mix')} --heads-weight "
+            f"{refit.get('heads_weight'):g} --out {shlex.quote(str(cnn.parent))}")
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")
         add(f".venv/bin/mimetic train geometric {shlex.quote(str(data))} --out runs/geometric "
             f"--epochs {g['epochs']} --lr {g['lr']} --hidden {','.join(map(str, g['hidden']))} --dropout "
-            f"{g['dropout']} --noise {g['noise']} --seed {g['seed']} --threads {g['threads']}")
+            f"{g['dropout']} --noise {g['noise']} --seed {g['seed']} --threads {g['threads']}"
+            + "".join(f" --mix ../shared/datasets/{m['data']}" for m in mixed)
+            + (f" --mix-weight {g.get('mix_weight', 1):g}" if mixed else "")
+            + ("   # (also written by step 1r)" if refit else ""))
     add("# 3. fusion, evaluation, shipping and this card")
     add(command or f".venv/bin/mimetic train ship --cnn {shlex.quote(str(cnn))} --data "
                    f"{shlex.quote(str(data))}")
