@@ -242,17 +242,22 @@ def test_smile_video_au12_and_au6_rise_and_baseline_removes_resting_offset(analy
     assert mean(smile, "AU12") >= 3.0
     assert mean(smile, "AU06") >= mean(calm, "AU06") + 0.3
     assert float(np.mean([f.expression.label == "happiness" for _, f in smile])) > 0.9
-    # Baseline: the calmest frame before the smile (least total AU intensity; frame 224). Her relaxed mouth is
-    # slightly open, so without a baseline the quiet frames around it carry a resting AU25 of about B-C; relative
-    # to the baseline that offset is gone, while the smile is still scored.
-    base = min(calm, key=lambda t: sum(v.intensity for v in t[1].aus.values()))[1]
+    # Her relaxed mouth is slightly open before the smile: the lip gap alone (hand-set channel) reads B-C on the
+    # quiet frames. Lips apart at rest is a trait of a face at rest ("mouth at rest", issue 24: a threshold set from
+    # the neutral distribution), so AU25's threshold, set against FER+ neutral faces, leaves it out: no AU is present
+    # on the quiet frames (measured 2026-12-06: AU25 0.0, the most intense AU12 0.23). Against a baseline (the
+    # calmest frame before the smile, least total AU intensity) they stay below A on average, while the smile is
+    # still scored.
+    from mimetic.facs.estimate import knot_aus
+
     quiet = [(i, f) for i, f in frames if 208 <= i <= 228]
+    assert float(np.mean([knot_aus(f)["AU25"].intensity for _, f in quiet])) >= 1.5  # the lips are parted
+    assert mean(quiet, "AU25") < 0.5
+    assert not any(v.present for _, f in quiet for v in f.aus.values())
+    base = min(calm, key=lambda t: sum(v.intensity for v in t[1].aus.values()))[1]
     rel = {i: estimate_aus(f, base) for i, f in frames}
-    assert mean(quiet, "AU25") >= 1.5
     assert float(np.mean([rel[i]["AU25"].intensity for i, _ in quiet])) < 0.5
-    total = float(np.mean([sum(v.intensity for v in f.aus.values()) for _, f in quiet]))
-    rel_total = float(np.mean([sum(v.intensity for v in rel[i].values()) for i, _ in quiet]))
-    assert rel_total < 0.5 * total, (total, rel_total)
+    assert max(float(np.mean([rel[i][a].intensity for i, _ in quiet])) for a in FRAME_AUS) < 1  # measured ≤ 0.4
     assert float(np.mean([rel[i]["AU12"].intensity for i, _ in smile])) >= 2.5
     assert float(np.mean([rel[i]["AU06"].intensity for i, _ in smile])) >= 0.5
 
@@ -315,10 +320,18 @@ def test_contempt_flag_and_opposing_aus():
 
 
 def test_enrich_keeps_an_existing_expression(photos):
-    face = photos["astronaut_nasa"][1]
+    """An expression already set is kept. With the pixels the AUs are the analyzer's; without them the fitted AUs
+    read the landmarks alone (their geometric twin, docs/aus.md), as estimate_aus without a crop does."""
+    from mimetic.facs.estimate import READS_TEXTURE
+
+    img, face, _ = photos["astronaut_nasa"]
     cnn = Expression("surprise", dict.fromkeys(EXPRESSIONS, 0.125))
-    out = enrich_face(dataclasses.replace(face, expression=cnn))
+    out = enrich_face(dataclasses.replace(face, expression=cnn), img)
     assert out.expression is cnn and out.aus == face.aus
+    bare = enrich_face(dataclasses.replace(face, expression=cnn))
+    assert bare.expression is cnn and bare.aus == estimate_aus(face)
+    if READS_TEXTURE:  # the texture models shipped: the no-pixel path is a different (geometric) model
+        assert bare.aus != face.aus
 
 
 # --- outputs ----------------------------------------------------------------------------------------------------
@@ -481,8 +494,10 @@ def test_fitted_models_read_only_their_region():
 
 
 def test_texture_of_one_region_moves_only_that_regions_aus(photos):
-    """Pixels of a real face's crop changed in the mouth region only (the lips pressed into a dark line and the chin
-    textured): only mouth AUs move; changed in the brow region only (forehead lines): only brow AUs move."""
+    """Pixels of a real face's crop changed in one region only (dark horizontal lines every 3 px): in the mouth
+    region of a smile with parted lips, only mouth AUs move (measured 2026-12-06: AU25 2.0 -> 0); in the brow region
+    of the astronaut (AU2 0.7 from the forehead texture), only brow AUs move (AU2 -> 0.3). A neutral face is no test:
+    its fitted intensities sit at 0 and stay there."""
     from mimetic.facs.regions import AU_REGION
     from mimetic.facs.texture import face_crop, texture_features
 
@@ -497,14 +512,17 @@ def test_texture_of_one_region_moves_only_that_regions_aus(photos):
     flip = texture_features(np.ascontiguousarray(crop[:, ::-1]))
     for region in WINDOWS:  # a mirrored crop swaps the sides exactly
         assert np.allclose(tex[region][:, 0], flip[region][:, 1]) and np.allclose(tex[region][:, 1], flip[region][:, 0])
-    before = estimate_aus(face, crop=crop)
-    for region, rows in (("mouth", slice(41, 63)), ("brow", slice(2, 20))):
+    for name, region, rows in (("single_face", "mouth", slice(41, 63)), ("astronaut_nasa", "brow", slice(2, 20))):
+        img, face, _ = photos[name]
+        crop = face_crop(img, face)
+        before = estimate_aus(face, crop=crop)
         edited = crop.copy()
-        edited[rows, 10:54][::3] = 40  # dark horizontal lines every 3 px
-        assert not np.array_equal(texture_features(edited)[region], tex[region])
+        edited[rows, 10:54][::3] = 40
+        assert not np.array_equal(texture_features(edited)[region], texture_features(crop)[region])
         after = estimate_aus(face, crop=edited)
         moved = {a for a in FRAME_AUS if abs(after[a].intensity - before[a].intensity) > 1e-6}
-        assert moved and all(AU_REGION[a] == region for a in moved), (region, moved)
+        assert moved and all(AU_REGION[a] == region for a in moved), (name, region, moved)
+        assert max(abs(after[a].intensity - before[a].intensity) for a in moved) >= 0.3, (name, region)
 
 
 def test_warping_the_lower_face_moves_only_mouth_aus(photos):
@@ -558,19 +576,24 @@ def _as_48px_crop(img: np.ndarray, face) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["astronaut_nasa", "biden_portrait", "obama_portrait", "single_face"])
 def test_sharp_face_and_its_48px_crop_give_the_same_aus(analyzer, name):
-    """Measured 2026-12-06: mean |Δ intensity| over the 24 AUs 0.05-0.29, fitted AUs within 0.41, the present sets
-    equal on the astronaut smile and the neutral portrait (no AU on either)."""
+    """The same face with its pixels, full size and as a 48-pixel crop. Measured 2026-12-06 (texture models, hand-set
+    thresholds moved by the neutral budget): mean |Δ intensity| over the 24 AUs 0.02-0.13; fitted AUs within 0.82
+    (AU25 on the single face, AU2 0.7 from the astronaut's forehead texture); every AU within 0.94 (AU6, whose
+    threshold at 1.75 stretches 1.75 points of the hand-set scale over one: the cheek landmarks of a 48-px crop
+    read lower). So the present sets may differ by an AU near its threshold (AU6 on the three smiles); the smile
+    (AU12) shows on both, and the neutral portrait shows none on either."""
     from mimetic.facs.estimate import FITTED
 
     img = _load(name)
     full = _one(analyzer, img)
     small = _one(analyzer, _as_48px_crop(img, full))
     diff = {k: abs(full.aus[k].intensity - small.aus[k].intensity) for k in full.aus}
-    assert np.mean(list(diff.values())) <= 0.35, diff
-    assert max(diff[k] for k in FITTED) <= 0.6, diff
-    if name in ("astronaut_nasa", "biden_portrait"):
-        assert {k for k, v in full.aus.items() if v.present} == {k for k, v in small.aus.items() if v.present}
-    if name == "biden_portrait":  # a sharp neutral face stays near zero, full size and as a crop
+    assert np.mean(list(diff.values())) <= 0.2, diff
+    assert max(diff[k] for k in FITTED) <= 0.9, diff
+    assert max(diff.values()) <= 1.0, diff
+    if name != "biden_portrait":  # the smiles
+        assert full.aus["AU12"].present and small.aus["AU12"].present
+    else:  # a sharp neutral face stays near zero, full size and as a crop
         assert not any(v.present for v in full.aus.values()) and max(v.intensity for v in small.aus.values()) < 1
 
 
