@@ -257,12 +257,40 @@ def test_loso_runner_and_export_on_a_tiny_synthetic_set(tmp_path):
     r2 = CliRunner().invoke(app, args + ["--no-loso"])
     assert r2.exit_code == 0, r2.output
     r3 = CliRunner().invoke(app, args)
-    assert "resuming: 8 (seed, fold) results" in r3.output
+    assert "resuming: 12 (seed, fold) results" in r3.output  # 2 seeds x 4 folds and the 4 linear folds
+    assert set(result["members"]) == {"networks", "linear"} and result["recipe"]["linear"] == 0.5
     rec = MicroRecognizer(out / "micro_expression.onnx")
     assert rec.classes == MEGC
     flows = np.load(data)["flow"]
     labels = np.load(data)["label"]
     assert (rec.predict(flows).argmax(axis=1) == labels).mean() >= 0.9
+
+
+def test_the_linear_member_is_sklearns_logistic_regression_and_mirroring_negates_u(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from mimetic.video.recognition.flownet import _mirror, _predict, fit_linear
+
+    d = np.load(_tiny_megc(tmp_path / "tiny.npz"))
+    flow, y = d["flow"], d["label"].astype(np.int64)
+    y[:3] = 0  # unbalanced classes: the balanced weights matter
+    keep = np.ones((len(y), 2), np.float32)
+    keep[:6, 1] = 0  # the second regression never sees the first six samples
+    p = _predict(fit_linear(flow, y, keep), flow)
+    for k in range(2):
+        m = keep[:, k] > 0
+        ref = LogisticRegression(C=0.05, class_weight="balanced", max_iter=5000, tol=1e-8)
+        ref.fit(flow[m].transpose(0, 3, 1, 2).reshape(m.sum(), -1) / 255.0, y[m])
+        want = ref.predict_proba(flow.transpose(0, 3, 1, 2).reshape(len(y), -1) / 255.0)
+        assert np.abs(p[:, k] - want).max() < 2e-3
+    assert np.abs(p[:, 0] - p[:, 1]).max() > 1e-3  # held-out samples changed the second fit
+    x = torch.from_numpy(flow.transpose(0, 3, 1, 2).astype(np.float32))
+    m, a = _mirror(x).numpy(), x.numpy()
+    assert np.array_equal(m[:, 0], 255.0 - a[:, 0, :, ::-1]) and np.array_equal(m[:, 1:], a[:, 1:, :, ::-1])
+    assert np.array_equal(_mirror(_mirror(x)).numpy(), x.numpy())
 
 
 def test_bad_composite_file_is_refused(tmp_path):
@@ -286,7 +314,7 @@ def test_the_apex_view_trains_and_fuses_inside_the_exported_graph(tmp_path):
     np.savez(data, **d)
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["train", "micro", str(data), "--out", str(out), "--epochs", "3", "--seeds", "1",
-                                 "--apex", "--fusion", "0.7"])
+                                 "--apex", "--fusion", "0.7", "--tta", "--linear", "0.3"])
     assert r.exit_code == 0, r.output
     fused = json.loads((out / "fused.json").read_text())
     assert fused["fusion"] == 0.7 and fused["n"] == 24 and (out / "apex" / "loso.json").is_file()

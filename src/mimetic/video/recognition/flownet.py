@@ -11,6 +11,10 @@ parameters.
 (no early stopping, nothing chosen on held-out data), horizontal flips (a flip mirrors the image and turns ``u``
 into ``255 - u``: the flow's horizontal component changes sign) and shifts of up to ``shift`` pixels.
 
+**Ensemble**: ``seeds`` networks (softmax averaged; with ``tta`` each also over the mirror image) and, with weight
+``linear`` (fixed beforehand: 0.5), a multinomial logistic regression on the pixels (:func:`fit_linear`: balanced
+class weights, one fixed L2 penalty), a different model family whose errors differ from the networks'.
+
 **Leave-one-subject-out** (:func:`loso`): the folds are trained *side by side* as one grouped network (group ``k``
 is fold ``k``'s model; the loss of fold ``k`` gives zero weight to its held-out subject, so its weights never see
 that subject, and no statistic crosses samples). Each fold's weights get gradients only from its own loss (Adam
@@ -36,7 +40,7 @@ import numpy as np
 
 from mimetic.video.recognition.model import uar, uf1
 
-__all__ = ["FlowNetConfig", "GroupedFlowNet", "fit", "loso", "scores", "export_onnx", "read_composite",
+__all__ = ["FlowNetConfig", "GroupedFlowNet", "fit", "fit_linear", "loso", "scores", "export_onnx", "read_composite",
            "train_final", "MEGC_CLASSES", "BRANCHES"]
 
 #: Class order of the MEGC 2019 composite benchmark (and of the shipped model's output).
@@ -61,6 +65,9 @@ class FlowNetConfig:
     threads: int = 1
     chunk: int = 17  # folds trained side by side (and saved) at a time
     view: str = "flow"  # "flow" (the flow image) or "apex" (the apex frame, grey: features.apex_image)
+    tta: bool = False  # average each network's softmax over the image and its mirror (u -> 255 - u)
+    linear: float = 0.5  # weight of the logistic-regression member in the ensemble (0: networks only)
+    linear_c: float = 0.05  # its inverse L2 regularisation (sklearn's C, balanced class weights)
 
 
 def read_composite(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -145,19 +152,80 @@ def _grouped_module(groups: int, dropout: float, size: int = 28, channels: int =
 GroupedFlowNet = _grouped_module
 
 
+def _mirror(x, view: str = "flow"):
+    """The mirror image of a batch (B, C, S, S) in 0..255: of a flow image, the horizontal flow changes sign
+    (``u -> 255 - u``)."""
+    torch = _torch()
+    x = torch.flip(x, dims=[3])
+    if view == "flow":
+        return torch.cat([255.0 - x[:, :1], x[:, 1:]], dim=1)
+    return x
+
+
 def _augment(xb, g, cfg: FlowNetConfig):
     torch = _torch()
     if cfg.flip:
         f = torch.rand(len(xb), generator=g) < 0.5
         if f.any():
-            xb[f] = torch.flip(xb[f], dims=[3])
-            if cfg.view == "flow":  # the horizontal flow changes sign
-                xb[f, 0] = 255.0 - xb[f, 0]
+            xb[f] = _mirror(xb[f], cfg.view)
     if cfg.shift:
         dx, dy = (torch.randint(-cfg.shift, cfg.shift + 1, (2,), generator=g)).tolist()
         if dx or dy:
             xb = torch.roll(xb, (dy, dx), dims=(2, 3))
     return xb
+
+
+def _grouped_linear(groups: int, features: int):
+    """``groups`` independent multinomial logistic regressions on the image pixels (scaled to 0..1): input
+    (B, C, S, S) in 0..255, output (B, groups, 3) logits."""
+    torch = _torch()
+    nn = torch.nn
+
+    class GroupedLinear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(groups, features, 3))
+            self.b = nn.Parameter(torch.zeros(groups, 3))
+
+        def forward(self, x):
+            return torch.einsum("bf,gfc->bgc", x.flatten(1) / 255.0, self.w) + self.b
+
+    return GroupedLinear()
+
+
+def _class_weights(y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """(G, 3) balanced class weights of each network's own training samples (``n / (3 n_c)``)."""
+    cw = np.zeros((weights.shape[1], 3), np.float32)
+    for k in range(weights.shape[1]):
+        counts = np.bincount(y, weights=weights[:, k], minlength=3)
+        cw[k] = np.where(counts > 0, counts.sum() / np.maximum(counts, 1e-9) / 3, 0.0)
+    return cw
+
+
+def fit_linear(flow: np.ndarray, labels: np.ndarray, weights: np.ndarray, c: float = 0.05, steps: int = 300):
+    """``weights.shape[1]`` logistic regressions side by side (as :func:`fit`): the pixels of ``flow`` (N, S, S, C)
+    uint8 scaled to 0..1, balanced class weights, L2 penalty ``1 / c`` (sklearn's ``C``; the intercept is not
+    penalised), full-batch L-BFGS. A convex fit: no seed, no epochs. Returns the grouped module in eval mode."""
+    torch = _torch()
+    n, groups = weights.shape
+    y = np.asarray(labels, np.int64)
+    x = torch.from_numpy(np.ascontiguousarray(flow.transpose(0, 3, 1, 2)).astype(np.float32))
+    net = _grouped_linear(groups, int(np.prod(x.shape[1:])))
+    yt = torch.from_numpy(y)
+    w = torch.from_numpy(weights.astype(np.float32)) * torch.from_numpy(_class_weights(y, weights))[:, yt].T
+    opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logp = torch.log_softmax(net(x), dim=2)
+        nll = -logp.gather(2, yt.view(-1, 1, 1).expand(-1, groups, 1)).squeeze(2)
+        loss = c * (nll * w).sum() + 0.5 * (net.w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    net.eval()
+    return net
 
 
 def fit(flow: np.ndarray, labels: np.ndarray, weights: np.ndarray, config: FlowNetConfig, seed: int,
@@ -172,11 +240,7 @@ def fit(flow: np.ndarray, labels: np.ndarray, weights: np.ndarray, config: FlowN
     g = torch.Generator().manual_seed(seed)
     net = _grouped_module(groups, cfg.dropout, flow.shape[1], flow.shape[3])
     y = np.asarray(labels, np.int64)
-    # class weights per network, from its own training samples
-    cw = np.zeros((groups, 3), np.float32)
-    for k in range(groups):
-        counts = np.bincount(y, weights=weights[:, k], minlength=3)
-        cw[k] = np.where(counts > 0, counts.sum() / np.maximum(counts, 1e-9) / 3, 0.0)
+    cw = _class_weights(y, weights)  # class weights per network, from its own training samples
     x = torch.from_numpy(np.ascontiguousarray(flow.transpose(0, 3, 1, 2)).astype(np.float32))
     yt = torch.from_numpy(y)
     wt = torch.from_numpy(weights.astype(np.float32))
@@ -206,11 +270,15 @@ def fit(flow: np.ndarray, labels: np.ndarray, weights: np.ndarray, config: FlowN
     return net
 
 
-def _predict(net, flow: np.ndarray):
+def _predict(net, flow: np.ndarray, tta: bool = False, view: str = "flow"):
+    """(N, G, 3) softmax of each network; with ``tta`` averaged over the image and its mirror."""
     torch = _torch()
     x = torch.from_numpy(np.ascontiguousarray(flow.transpose(0, 3, 1, 2)).astype(np.float32))
     with torch.no_grad():
-        return torch.softmax(net(x), dim=2).numpy()  # (N, G, 3)
+        p = torch.softmax(net(x), dim=2)
+        if tta:
+            p = 0.5 * (p + torch.softmax(net(_mirror(x, view)), dim=2))
+        return p.numpy()
 
 
 def scores(y_true: np.ndarray, y_pred: np.ndarray, datasets: np.ndarray | None = None) -> dict[str, Any]:
@@ -237,9 +305,10 @@ def loso(data: dict[str, np.ndarray], out: str | os.PathLike, config: FlowNetCon
     """Leave-one-subject-out evaluation of the recipe ``config`` on ``data`` (:func:`read_composite`).
 
     Writes ``out/folds.jsonl`` (one line per chunk of folds: the held-out subjects and their probabilities per
-    seed), then ``out/loso.json`` (scores of the ensemble and of each seed alone, overall and per database, the
-    confusion matrix) and ``out/predictions.csv``. With ``resume``, chunks already in ``folds.jsonl`` (same
-    recipe) are not trained again.
+    seed; seed ``"linear"``: the logistic regression's), then ``out/loso.json`` (scores of the ensemble, of each
+    network with the linear member (``per_seed``, ``seed_spread``) and of the members alone (``members``), overall
+    and per database, the confusion matrix) and ``out/predictions.csv``. With ``resume``, chunks already in
+    ``folds.jsonl`` (same recipe) are not trained again.
     """
     torch = _torch()
     cfg = config or FlowNetConfig()
@@ -255,7 +324,8 @@ def loso(data: dict[str, np.ndarray], out: str | os.PathLike, config: FlowNetCon
     if recipe["view"] == "flow":  # the default view is not named (journals written before the apex view match)
         recipe.pop("view")
     journal = out / "folds.jsonl"
-    done: dict[tuple[int, str], list[list[float]]] = {}  # (seed, subject) -> probabilities of its samples
+    # (seed, subject) -> probabilities of its samples; seed "linear": the logistic-regression member
+    done: dict[tuple[int | str, str], list[list[float]]] = {}
     if resume and journal.is_file():
         for line in journal.read_text().splitlines():
             try:
@@ -281,23 +351,42 @@ def loso(data: dict[str, np.ndarray], out: str | os.PathLike, config: FlowNetCon
                 weights = np.stack([(subj != s).astype(np.float32) for s in part], axis=1)
                 t1 = time.perf_counter()
                 net = fit(flow, y, weights, cfg, seed * 1000 + subjects.index(part[0]))
-                p = _predict(net, flow)
+                p = _predict(net, flow, cfg.tta, cfg.view)
                 probs = {s: p[subj == s, j].round(5).tolist() for j, s in enumerate(part)}
                 done.update({(seed, s): v for s, v in probs.items()})
                 with journal.open("a") as f:
                     f.write(json.dumps({"recipe": recipe, "n": len(y), "seed": seed, "probs": probs}) + "\n")
                 log(f"seed {seed}: folds {len([1 for (sd, _) in done if sd == seed])}/{len(subjects)} "
                     f"({time.perf_counter() - t1:.0f} s for {len(part)})")
+        todo = [s for s in subjects if ("linear", s) not in done] if cfg.linear > 0 else []
+        if todo:
+            t1 = time.perf_counter()
+            weights = np.stack([(subj != s).astype(np.float32) for s in todo], axis=1)
+            p = _predict(fit_linear(flow, y, weights, cfg.linear_c), flow)
+            probs = {s: p[subj == s, j].round(5).tolist() for j, s in enumerate(todo)}
+            done.update({("linear", s): v for s, v in probs.items()})
+            with journal.open("a") as f:
+                f.write(json.dumps({"recipe": recipe, "n": len(y), "seed": "linear", "probs": probs}) + "\n")
+            log(f"logistic regression: {len(todo)} folds ({time.perf_counter() - t1:.0f} s)")
     finally:
         torch.set_num_threads(threads)
     P = np.zeros((cfg.seeds, len(y), 3), np.float32)
     for k in range(cfg.seeds):
         for s in subjects:
             P[k, subj == s] = np.asarray(done[(cfg.seed + k, s)], np.float32)
-    per_seed = [scores(y, P[k].argmax(1), dbs) for k in range(cfg.seeds)]
-    ens = P.mean(0)
+    a = cfg.linear
+    lin = np.zeros((len(y), 3), np.float32)
+    if a > 0:
+        for s in subjects:
+            lin[subj == s] = np.asarray(done[("linear", s)], np.float32)
+    # each network with the linear member (its seed-to-seed spread), and the whole ensemble
+    per_seed = [scores(y, ((1 - a) * P[k] + a * lin).argmax(1), dbs) for k in range(cfg.seeds)]
+    ens = (1 - a) * P.mean(0) + a * lin
+    members = {"networks": scores(y, P.mean(0).argmax(1), dbs)}
+    if a > 0:
+        members["linear"] = scores(y, lin.argmax(1), dbs)
     result = {"recipe": recipe, "classes": list(MEGC_CLASSES), "subjects": len(subjects), "samples": len(y),
-              "ensemble": scores(y, ens.argmax(1), dbs), "per_seed": per_seed,
+              "ensemble": scores(y, ens.argmax(1), dbs), "per_seed": per_seed, "members": members,
               "seed_spread": {m: round(float(np.ptp([r[m] for r in per_seed])), 4) for m in ("uf1", "uar")},
               "seconds": round(time.perf_counter() - t0, 1)}
     (out / "loso.json").write_text(json.dumps(result, indent=1))
@@ -313,8 +402,33 @@ def loso(data: dict[str, np.ndarray], out: str | os.PathLike, config: FlowNetCon
     return result
 
 
+def _ensemble_module(networks, linear=None, weight: float = 0.0, tta: bool = False, view: str = "flow"):
+    """The recogniser of one view as one module: input (B, C, S, S) in 0..255, output (B, 3) probabilities:
+    ``(1 - weight) *`` the mean softmax of the grouped ``networks`` (with ``tta`` averaged over the image and its
+    mirror) ``+ weight *`` the softmax of the logistic regression ``linear``."""
+    torch = _torch()
+
+    class Ensemble(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.networks = networks
+            self.linear = linear
+
+        def forward(self, x):
+            p = torch.softmax(self.networks(x), dim=2).mean(dim=1)
+            if tta:
+                p = 0.5 * (p + torch.softmax(self.networks(_mirror(x, view)), dim=2).mean(dim=1))
+            if self.linear is None:
+                return p
+            return (1.0 - weight) * p + weight * torch.softmax(self.linear(x), dim=2)[:, 0]
+
+    return Ensemble().eval()
+
+
 def train_final(data: dict[str, np.ndarray], config: FlowNetConfig | None = None):
-    """The recipe trained on every sample: the ``seeds`` networks as one grouped module (average their outputs)."""
+    """The recipe trained on every sample, as one module (input (B, C, 28, 28) in 0..255, output (B, 3)
+    probabilities): the ``seeds`` networks (grouped, softmax averaged; with ``tta`` also over the mirror image) and,
+    with ``linear`` > 0, the logistic regression, weighted as in :func:`loso`."""
     cfg = config or FlowNetConfig()
     torch = _torch()
     threads = torch.get_num_threads()
@@ -323,17 +437,19 @@ def train_final(data: dict[str, np.ndarray], config: FlowNetConfig | None = None
         y = np.asarray(data["label"], np.int64)
         weights = np.ones((len(y), cfg.seeds), np.float32)
         x = np.asarray(data["flow" if cfg.view == "flow" else "apex_image"], np.uint8)
-        return fit(x, y, weights, cfg, cfg.seed * 1000 + 999)
+        net = fit(x, y, weights, cfg, cfg.seed * 1000 + 999)
+        lin = fit_linear(x, y, weights[:, :1], cfg.linear_c) if cfg.linear > 0 else None
+        return _ensemble_module(net, lin, cfg.linear, cfg.tta, cfg.view)
     finally:
         torch.set_num_threads(threads)
 
 
 def export_onnx(net, path: str | os.PathLike, *, apex_net=None, fusion: float = 0.5,
                 metadata: dict[str, str] | None = None) -> Path:
-    """Export a grouped module as ONNX: input ``flow`` (N, 3, 28, 28) float32 in 0..255 (the flow image, channels
-    first), output ``probs`` (N, 3): the mean of the networks' softmax. With ``apex_net`` (the apex view's grouped
-    module) also the input ``apex`` (N, 1, 28, 28), and ``probs = fusion * flow + (1 - fusion) * apex`` (each view
-    the mean of its networks). Checks onnxruntime against torch."""
+    """Export a recogniser of :func:`train_final` as ONNX: input ``flow`` (N, 3, 28, 28) float32 in 0..255 (the
+    flow image, channels first), output ``probs`` (N, 3). With ``apex_net`` (the apex view's recogniser) also the
+    input ``apex`` (N, 1, 28, 28), and ``probs = fusion * flow + (1 - fusion) * apex``. Checks onnxruntime against
+    torch."""
     torch = _torch()
     import onnx
 
@@ -346,10 +462,10 @@ def export_onnx(net, path: str | os.PathLike, *, apex_net=None, fusion: float = 
             self.apex = apex
 
         def forward(self, flow, apex=None):
-            p = torch.softmax(self.inner(flow), dim=2).mean(dim=1)
+            p = self.inner(flow)
             if self.apex is None:
                 return p
-            return fusion * p + (1.0 - fusion) * torch.softmax(self.apex(apex), dim=2).mean(dim=1)
+            return fusion * p + (1.0 - fusion) * self.apex(apex)
 
     wrapper = Mean(net, apex_net).eval()
     path = Path(path)
