@@ -741,3 +741,15 @@ def test_evaluate_command_scores_the_shipped_model_on_a_labelled_folder(tmp_path
         assert row["answer"] == face.expression.label, row
     bad = _mimetic("evaluate", root, "--out", tmp_path / "eval2")  # numbered folders need a label map
     assert bad.exit_code == 1 and "--label-map" in bad.output
+
+
+def test_posed_augment_makes_eight_crops_of_the_same_face(tiny_npz):
+    from mimetic.train.posed import augment
+
+    crop = cv2.resize(np.load(tiny_npz)["images"][0], (64, 64), interpolation=cv2.INTER_CUBIC)
+    out = augment(crop, np.random.default_rng(0))
+    assert len(out) == 8 and all(o.shape == crop.shape and o.dtype == np.uint8 for o in out)
+    assert np.array_equal(out[0], crop[:, ::-1])  # the mirror
+    for o in out[1:]:  # each copy changed the crop but kept the face: still well correlated with it
+        assert not np.array_equal(o, crop)
+        assert np.corrcoef(o.ravel().astype(float), crop.ravel().astype(float))[0, 1] > 0.8

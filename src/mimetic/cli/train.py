@@ -179,15 +179,21 @@ def posed(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: expression.onnx, geometric/, cv.json.")] = Path(
         "runs/posed"),
     heads_weight: Annotated[float, typer.Option("--heads-weight", min=0.0, help="Loss weight of a posed face in "
-                                                "the CNN heads' refit.")] = 5.0,
+                                                "the CNN heads' refit.")] = 3.0,
+    aug_weight: Annotated[float, typer.Option("--aug-weight", min=0.0, help="Loss weight of each of the 8 augmented "
+                                              "copies of a posed face in the heads' refit.")] = 1.0,
     geo_weight: Annotated[float, typer.Option("--geo-weight", min=0.0, help="Loss weight of a posed face in the "
                                               "geometric model.")] = 5.0,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Subject-wise cross-validation folds.")] = 5,
     cv: Annotated[bool, typer.Option("--cv/--no-cv", help="Run the subject-wise cross-validation first.")] = True,
+    before: Annotated[Optional[Path], typer.Option("--before", help="Models folder to compare with in the CV "
+                                                   "(default: the package's shipped models).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache.")] = None,
 ) -> None:
     """Teach the expression model posed faces: refit the CNN heads and retrain the geometric model with them,
-    after a subject-wise cross-validation of the same recipe (docs/training.md, "Posed faces")."""
+    after a subject-wise cross-validation of the same recipe (docs/training.md, "Posed faces").
+
+    --cnn must be the exported ensemble before any refit (the model card's step 1a)."""
     _need_torch()
     _single_thread()
     from mimetic.expression.fusion import MODELS_DIR
@@ -195,7 +201,8 @@ def posed(
 
     with exit_on_error(*ERRORS):
         train_posed(cnn or MODELS_DIR / "expression.onnx", data, mix, out, heads_weight=heads_weight,
-                    geo_weight=geo_weight, folds=folds, cv=cv, cache_dir=cache_dir, log=typer.echo)
+                    geo_weight=geo_weight, aug_weight=aug_weight, folds=folds, cv=cv, cache_dir=cache_dir,
+                    before=before, log=typer.echo)
 
 
 @app.command()

@@ -7,7 +7,9 @@ classes, no neutral) without retraining the CNN's convolutions:
 
 1. **CNN heads** (:mod:`mimetic.train.heads`): each member's linear head is refitted on its pooled features of the
    FER+ training crops (target: the member's own answer — self-distillation, so FER+ behaviour is kept where the
-   posed faces do not pull) and of the posed crops (one-hot, each row weighted ``heads_weight``).
+   posed faces do not pull) and of the posed crops (one-hot, each row weighted ``heads_weight``), plus 8
+   :func:`augment` copies of each posed crop (mirror, gamma, blur, down-up resampling, JPEG, noise, small
+   rotation/zoom; weight ``aug_weight`` each): the domain gap between a 48-px lab crop and other faces.
 2. **Geometric model** (:func:`mimetic.train.geometric.train_geometric` with ``mix``): the posed rows join the
    FER+ training rows, weighted ``geo_weight``.
 3. **Fusion** (:func:`mimetic.train.fuse.fit_params`) on the FER+ validation split alone: the posed set has no
@@ -33,10 +35,31 @@ from pathlib import Path
 import numpy as np
 
 #: Defaults chosen on the subject-wise CV and FER+ validation (docs/training.md, "Posed faces").
-HEADS_WEIGHT = 5.0
+HEADS_WEIGHT = 3.0
+#: weight of each of the :func:`augment` copies of a posed crop in the heads' refit
+AUG_WEIGHT = 1.0
 GEO_WEIGHT = 5.0
 HEADS_PULL = 1e-3
 FOLDS = 5
+
+
+def augment(crop: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Eight copies of an aligned grey crop for the domain gap: mirror, gamma 0.75 and 1.3, Gaussian blur (σ 1),
+    down to 28 px and up again, JPEG quality 25, Gaussian noise (σ 8), a rotation of ±10° with a zoom of 0.92-1.08
+    (borders repeated, as ``align_crop`` does)."""
+    import cv2
+
+    c = np.asarray(crop, dtype=np.uint8)
+    s = c.shape[0]
+    f = c.astype(np.float32) / 255.0
+    out = [c[:, ::-1], 255.0 * f ** 0.75, 255.0 * f ** 1.3, cv2.GaussianBlur(c, (0, 0), 1.0),
+           cv2.resize(cv2.resize(c, (28, 28), interpolation=cv2.INTER_AREA), (s, s), interpolation=cv2.INTER_CUBIC)]
+    ok, enc = cv2.imencode(".jpg", c, [cv2.IMWRITE_JPEG_QUALITY, 25])
+    out.append(cv2.imdecode(enc, cv2.IMREAD_GRAYSCALE))
+    out.append(c + rng.normal(0.0, 8.0, c.shape))
+    m = cv2.getRotationMatrix2D((s / 2, s / 2), float(rng.uniform(-10, 10)), float(rng.uniform(0.92, 1.08)))
+    out.append(cv2.warpAffine(c, m, (s, s), borderMode=cv2.BORDER_REPLICATE))
+    return [np.ascontiguousarray(np.clip(o, 0, 255)).astype(np.uint8) for o in out]
 
 
 def _geo_probs(model, feats: np.ndarray, found: np.ndarray) -> np.ndarray:
@@ -65,8 +88,9 @@ class _Data:
     def __init__(self, cnn: Path, data: Path, mix: Path, cache_dir, log):
         from mimetic.train.datasets import read_dataset
         from mimetic.train.geometric import cached_features
-        from mimetic.train.heads import cached_penultimate, heads_of
+        from mimetic.train.heads import cached_penultimate, heads_of, penultimate
         from mimetic.train.loop import class_weights
+        from mimetic.train.prepare import CropCache
 
         ff, _ = cached_penultimate(cnn, data, cache_dir=cache_dir, log=log)
         cf, _ = cached_penultimate(cnn, mix, cache_dir=cache_dir, log=log)
@@ -78,6 +102,11 @@ class _Data:
         self.ftr, self.ytr = ff[:, fer.rows[tr]], fer.targets[tr]
         self.fva, self.yva = ff[:, fer.rows[va]], fer.targets[va]
         self.fposed, self.yposed = cf[:, posed.rows], posed.labels
+        crops = CropCache(posed, cache_dir, size=64).load(posed.rows)["crops"]
+        rng = np.random.default_rng(0)
+        copies = [augment(c, rng) for c in crops]
+        self.aug_of = np.repeat(np.arange(len(crops)), len(copies[0]))  # posed row of each copy
+        self.faug = penultimate(cnn, np.stack([a for row in copies for a in row]))
         self.class_weight = class_weights(self.ytr, "sqrt")
         self.heads0 = heads_of(cnn)
         gf, gfound, _ = cached_features(data, cache_dir=cache_dir, log=log)
@@ -86,11 +115,13 @@ class _Data:
         self.gposed, self.gposed_found = gc[posed.rows], gcfound[posed.rows]
         self.classes = fer.classes
 
-    def heads(self, keep: np.ndarray, weight: float, pull: float):
+    def heads(self, keep: np.ndarray, weight: float, pull: float, aug_weight: float = AUG_WEIGHT):
         from mimetic.train.heads import refit
 
-        x = np.concatenate([self.ftr, self.fposed[:, keep]], axis=1)
-        y = np.concatenate([self.ytr, weight * np.eye(len(self.classes), dtype=np.float32)[self.yposed[keep]]])
+        eye = np.eye(len(self.classes), dtype=np.float32)
+        ka = keep[self.aug_of]
+        x = np.concatenate([self.ftr, self.fposed[:, keep], self.faug[:, ka]], axis=1)
+        y = np.concatenate([self.ytr, weight * eye[self.yposed[keep]], aug_weight * eye[self.yposed[self.aug_of[ka]]]])
         own = np.zeros(x.shape[1], bool)
         own[:self.ftr.shape[1]] = True
         return refit(x, y, self.heads0, class_weight=self.class_weight, pull=pull, keep=own)
@@ -98,10 +129,12 @@ class _Data:
 
 def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.PathLike, out: str | os.PathLike, *,
                heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
-               folds: int = FOLDS, seed: int = 0, cache_dir: str | os.PathLike | None = None,
+               aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0,
+               cache_dir: str | os.PathLike | None = None, before: str | os.PathLike | None = None,
                log: Callable[[str], None] = print) -> dict:
     """Subject-wise cross-validation of the recipe (module docstring); writes ``out/cv.json`` and returns it.
-    The shipped model (``cnn`` and the package's geometric model and fusion) is scored on the same faces."""
+    ``before``: a models folder (``expression.onnx``, ``expression_geometric.onnx``, ``expression_fusion.json``;
+    default the package's) scored on the same faces for comparison — in-sample if it was trained on them."""
     from mimetic.expression.fusion import MODELS_DIR, Fusion, fuse
     from mimetic.expression.geometric import GeometricModel
     from mimetic.media.atomic import atomic_write_text
@@ -122,7 +155,7 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
     lv = d.yva.argmax(1)
     for k in range(folds):
         keep = fold != k
-        heads = d.heads(keep, heads_weight, pull)
+        heads = d.heads(keep, heads_weight, pull, aug_weight)
         pc_va, pc_k = ensemble_probs(d.fva, heads), ensemble_probs(d.fposed[:, ~keep], heads)
         gdir = out / "cv" / f"fold{k}"
         if not (gdir / "expression_geometric.onnx").is_file():
@@ -138,21 +171,25 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
         valid_acc.append(float((fuse(pc_va, pg_va, w, s, b).argmax(1) == lv).mean()))
         log(f"fold {k + 1}/{folds}: {int((~keep).sum())} posed faces of {len(np.unique(d.posed.extra['subject'][~keep]))} "
             f"subjects; fusion weight {w:.3f}; FER+ valid fused {100 * valid_acc[-1]:.2f} %")
-    shipped_fusion = Fusion.load(MODELS_DIR / "expression_fusion.json")
-    g0 = GeometricModel(MODELS_DIR / "expression_geometric.onnx")
-    p_ship = shipped_fusion.apply(ensemble_probs(d.fposed, d.heads0), _geo_probs(g0, d.gposed, d.gposed_found))
-    p_ship_va = shipped_fusion.apply(ensemble_probs(d.fva, d.heads0), _geo_probs(g0, d.gva, d.gva_found))
+    from mimetic.train.heads import heads_of
+
+    bdir = Path(before) if before is not None else MODELS_DIR
+    shipped_fusion = Fusion.load(bdir / "expression_fusion.json")
+    g0 = GeometricModel(bdir / "expression_geometric.onnx")
+    h_before = heads_of(bdir / "expression.onnx")  # same convolutions as ``cnn`` (only the heads are refitted)
+    p_ship = shipped_fusion.apply(ensemble_probs(d.fposed, h_before), _geo_probs(g0, d.gposed, d.gposed_found))
+    p_ship_va = shipped_fusion.apply(ensemble_probs(d.fva, h_before), _geo_probs(g0, d.gva, d.gva_found))
     from mimetic.train.metrics import calibration
 
     result = {
         "data": Path(data).name, "mix": Path(mix).name, "folds": folds, "seed": seed,
         "subjects": int(len(np.unique(d.posed.extra["subject"]))),
-        "recipe": {"heads_weight": heads_weight, "geo_weight": geo_weight, "pull": pull},
+        "recipe": {"heads_weight": heads_weight, "aug_weight": aug_weight, "geo_weight": geo_weight, "pull": pull},
         "fused": {**_seven_class(fused, d.yposed, d.classes), "ece": calibration(fused, d.yposed)["ece"]},
         "cnn": _seven_class(cnn_only, d.yposed, d.classes),
         "geometric": _seven_class(geo_only, d.yposed, d.classes),
         "before": {**_seven_class(p_ship, d.yposed, d.classes),
-                   "ferplus_valid": float((p_ship_va.argmax(1) == lv).mean())},
+                   "ferplus_valid": float((p_ship_va.argmax(1) == lv).mean()), "models": str(bdir)},
         "ferplus_valid_fused": float(np.mean(valid_acc)),
         "ferplus_valid_fused_per_fold": valid_acc,
     }
@@ -168,19 +205,27 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
 
 def train_posed(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.PathLike, out: str | os.PathLike, *,
                 heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
-                folds: int = FOLDS, seed: int = 0, cv: bool = True, cache_dir: str | os.PathLike | None = None,
+                aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0, cv: bool = True,
+                cache_dir: str | os.PathLike | None = None, before: str | os.PathLike | None = None,
                 log: Callable[[str], None] = print) -> dict:
     """:func:`subject_cv` (unless ``cv`` is false), then the recipe on every posed subject: ``out/expression.onnx``
     (the CNN with refitted heads) and ``out/geometric/expression_geometric.onnx``. Returns a summary."""
     from mimetic.train.geometric import train_geometric
     from mimetic.train.heads import write_heads
 
+    from mimetic.expression.model import ExpressionModel
+
     out = Path(out)
+    if "heads_refit" in ExpressionModel(cnn).metadata:
+        raise ValueError(f"{cnn}: its heads were refitted already; start from the exported ensemble (the model "
+                         "card's step 1a), not from a refitted file")
     result = subject_cv(cnn, data, mix, out, heads_weight=heads_weight, geo_weight=geo_weight, pull=pull,
-                        folds=folds, seed=seed, cache_dir=cache_dir, log=log) if cv else None
+                        aug_weight=aug_weight, folds=folds, seed=seed, cache_dir=cache_dir, before=before,
+                        log=log) if cv else None
     d = _Data(Path(cnn), Path(data), Path(mix), cache_dir, None)
-    heads = d.heads(np.ones(len(d.yposed), bool), heads_weight, pull)
+    heads = d.heads(np.ones(len(d.yposed), bool), heads_weight, pull, aug_weight)
     recipe = {"base": Path(cnn).name, "data": Path(data).name, "mix": Path(mix).name, "heads_weight": heads_weight,
+              "aug_weight": aug_weight, "augment": "8 copies per posed crop (mimetic.train.posed.augment)",
               "pull": pull, "targets": "FER+ rows: the member's own answer; posed rows: one-hot"}
     path = write_heads(cnn, out / "expression.onnx", heads, recipe=recipe)
     geo = train_geometric(data, out / "geometric", mix=[mix], mix_weight=geo_weight, cache_dir=cache_dir, seed=seed,

@@ -346,8 +346,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     refit = json.loads(cm.metadata.get("heads_refit") or "null")
     if refit:
         add(f"- CNN heads refitted (`mimetic train posed`) on the FER+ training crops and the faces of "
-            f"`{refit.get('mix')}` (CK+48 posed expressions, research-only terms; weight {refit.get('heads_weight'):g})"
-            ". The other CK+ subjects are kept outside the project to check the result.")
+            f"`{refit.get('mix')}` (CK+48 posed expressions, research-only terms; weight {refit.get('heads_weight'):g}"
+            + (f", plus 8 augmented copies of each at weight {refit['aug_weight']:g}" if refit.get("aug_weight")
+               else "") + "). The other CK+ subjects are kept outside the project to check the result.")
     add(f"- Fusion: fitted on {info['n']:,} validation images ({info['without_face']} without landmarks, where "
         "the geometric model gives the uniform distribution).")
     detail = cm.metadata.get("crop_detail") or ""
@@ -414,7 +415,10 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
     if refit:
         add(f"- **Heads refitted** (`mimetic.train.heads`, from `{refit.get('base')}`): each member's last layer "
             f"refitted on its pooled features — FER+ training rows with the member's own answer as target "
-            f"(self-distillation), posed rows one-hot with weight {refit.get('heads_weight'):g}, L2 pull "
+            f"(self-distillation), posed rows one-hot with weight {refit.get('heads_weight'):g}"
+            + (f" and 8 augmented copies of each (mirror, gamma, blur, down-up, JPEG, noise, rotation/zoom; "
+               f"`mimetic.train.posed.augment`) at weight {refit['aug_weight']:g}" if refit.get("aug_weight") else "")
+            + f", L2 pull "
             f"{refit.get('pull'):g} towards the previous weights, L-BFGS; convolutions, quantization and the FER2013 "
             "head unchanged.")
     bias = "none" if fusion.bias is None else "[" + ", ".join(f"{b:+.3f}" for b in fusion.bias) + "]"
@@ -482,7 +486,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         rc = cross["recipe"]
         add(f"Posed faces ({cross['mix']}: {cross['fused']['n']} crops of {cross['subjects']} subjects, 7 classes, no "
             f"neutral) are in the training mix (`mimetic train posed`: the CNN's heads refitted with each posed face "
-            f"weighted {rc['heads_weight']:g}, the geometric model retrained with them weighted {rc['geo_weight']:g}; "
+            f"weighted {rc['heads_weight']:g}"
+            + (f" and 8 augmented copies of each at {rc['aug_weight']:g}" if rc.get("aug_weight") else "")
+            + f", the geometric model retrained with them weighted {rc['geo_weight']:g}; "
             "the fusion fitted on FER+ validation alone). So they are scored by **subject-wise cross-validation** "
             f"({cross['folds']} folds of whole subjects; each fold's subjects were left out of every step that "
             "scored them). \"On its classes\": the answer restricted to the set's classes; \"answered neutral\": "
@@ -559,7 +565,8 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add("# 1r. refit the heads with the posed faces (and the geometric model, step 2; subject-wise CV first)")
         add(f".venv/bin/mimetic train posed --cnn {shlex.quote(str(base)) if exported else 'src/mimetic/models/expression.onnx'} "
             f"--data {shlex.quote(str(data))} --mix ../shared/datasets/{refit.get('mix')} --heads-weight "
-            f"{refit.get('heads_weight'):g} --out {shlex.quote(str(cnn.parent))}")
+            f"{refit.get('heads_weight'):g}" + (f" --aug-weight {refit['aug_weight']:g}" if refit.get("aug_weight")
+                                                 else "") + f" --out {shlex.quote(str(cnn.parent))}")
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")
