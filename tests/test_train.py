@@ -753,3 +753,17 @@ def test_posed_augment_makes_eight_crops_of_the_same_face(tiny_npz):
     for o in out[1:]:  # each copy changed the crop but kept the face: still well correlated with it
         assert not np.array_equal(o, crop)
         assert np.corrcoef(o.ravel().astype(float), crop.ravel().astype(float))[0, 1] > 0.8
+
+
+def test_posed_refuses_a_refitted_base(tmp_path):
+    """`mimetic train posed` starts from the exported ensemble; a file whose heads were refitted already (the
+    shipped one) is refused before any data is read."""
+    from mimetic.expression.fusion import MODELS_DIR
+    from mimetic.train import heads as hd
+
+    refitted = hd.write_heads(MODELS_DIR / "expression.onnx", tmp_path / "x.onnx",
+                              hd.heads_of(MODELS_DIR / "expression.onnx"), recipe={"base": "x"})
+    r = _mimetic("train", "posed", "--cnn", refitted, "--data", tmp_path / "none.npz", "--mix",
+                 tmp_path / "none.npz", "--out", tmp_path / "out")
+    assert r.exit_code == 1 and "refitted already" in r.output
+    assert not (tmp_path / "out" / "cv.json").exists()

@@ -171,8 +171,8 @@ def geometric(
 
 @app.command()
 def posed(
-    cnn: Annotated[Path, typer.Option("--cnn", help="The exported CNN whose heads are refitted (default: the "
-                                      "shipped expression.onnx).")] = None,
+    cnn: Annotated[Path, typer.Option("--cnn", help="The exported CNN whose heads are refitted: the ensemble as "
+                                      "exported, before any refit (the model card's step 1a).")],
     data: Annotated[Path, typer.Option("--data", help="The FER+ npz.")] = Path("../shared/datasets/ferplus.npz"),
     mix: Annotated[Path, typer.Option("--mix", help="Posed faces with subjects (ckplus48_dev.npz).")] = Path(
         "../shared/datasets/ckplus48_dev.npz"),
@@ -196,11 +196,10 @@ def posed(
     --cnn must be the exported ensemble before any refit (the model card's step 1a)."""
     _need_torch()
     _single_thread()
-    from mimetic.expression.fusion import MODELS_DIR
     from mimetic.train.posed import train_posed
 
     with exit_on_error(*ERRORS):
-        train_posed(cnn or MODELS_DIR / "expression.onnx", data, mix, out, heads_weight=heads_weight,
+        train_posed(cnn, data, mix, out, heads_weight=heads_weight,
                     geo_weight=geo_weight, aug_weight=aug_weight, folds=folds, cv=cv, cache_dir=cache_dir,
                     before=before, log=typer.echo)
 
