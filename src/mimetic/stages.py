@@ -54,10 +54,10 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
         return face
     frontal = frontal_points(face)
     # the aligned grey crop, made once: the fitted AUs read its texture (when the shipped models have texture
-    # weights), the expression network reads it too
-    use_model = want_expr and expression_model is not None and rgb is not None
+    # weights), the expression network reads it too when it reads the same crop (size and detail)
+    for_model = want_expr and rgb is not None and _reads_texture_crop(expression_model)
     for_aus = (want_aus or want_expr) and baseline is None and READS_TEXTURE
-    crop = face_crop(rgb, face) if rgb is not None and (for_aus or use_model) else None
+    crop = face_crop(rgb, face) if rgb is not None and (for_aus or for_model) else None
     aus = estimate_aus(face, baseline, frontal=frontal, crop=crop) if (want_aus or want_expr) else None
     changes: dict = {}
     if want_aus:
@@ -69,8 +69,18 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
             sym = dataclasses.replace(sym, contempt_check=contempt_check(aus, sym))
         changes["symmetry"] = sym
     if want_expr:
-        changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus), crop)
+        changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus),
+                                            crop if for_model else None)
     return dataclasses.replace(face, **changes)
+
+
+def _reads_texture_crop(model) -> bool:
+    """Whether the expression model's CNN reads :func:`mimetic.facs.texture.face_crop` (the same size and detail),
+    so one crop serves both."""
+    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
+
+    cnn = getattr(model, "cnn", None)
+    return getattr(cnn, "size", None) == CROP_SIZE and getattr(cnn, "detail", None) == CROP_DETAIL
 
 
 def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, frontal: np.ndarray,
@@ -78,15 +88,11 @@ def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, fro
     """The expression model's answer (prototype scores attached), or the prototype scores alone.
 
     ``aus``: the geometric model's own AU features (:func:`mimetic.facs.estimate.knot_aus`) when already at hand;
-    ``None``: computed by the model (they are not ``Face.aus``). ``crop``: the face's
-    :func:`mimetic.facs.texture.face_crop`, handed to the network when it reads the same crop (size and detail)."""
-    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
-
+    ``None``: computed by the model (they are not ``Face.aus``). ``crop``: the network's crop when the caller has
+    it (:func:`_reads_texture_crop`)."""
     if model is None or rgb is None:
         return proto.expression()
-    cnn = getattr(model, "cnn", None)
-    same = crop is not None and getattr(cnn, "size", None) == CROP_SIZE and getattr(cnn, "detail", None) == CROP_DETAIL
-    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal, crop=crop if same else None)
+    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal, crop=crop)
     scores = {c: float(probs.get(c, 0.0)) for c in EXPRESSIONS}
     label = max(scores, key=scores.__getitem__)
     return Expression(label, scores, prototypes=dict(proto.scores))

@@ -38,6 +38,15 @@ SET_TITLES = {"ferplus_test": "FER+ test (8 classes, majority label)",
               "ferplus_valid": "FER+ valid (8 classes, majority label)"}
 
 
+def geometric_probs(model, features: np.ndarray, found: np.ndarray, n_classes: int = 8) -> np.ndarray:
+    """The geometric model's probabilities of ``features`` rows, the uniform distribution where ``found`` is false
+    (no landmarks: the fusion then falls back to the CNN)."""
+    g = np.full((len(features), n_classes), 1.0 / n_classes, np.float32)
+    if found.any():
+        g[found] = model.predict(features[found])
+    return g
+
+
 class Predictions:
     """Both models' probabilities for images of a dataset (indices into its full image list), computed on
     demand and kept: CNN on the cached crops, geometric model on the cached features."""
@@ -74,11 +83,7 @@ class Predictions:
             self._cnn[todo] = self.cnn.predict(crops)
             if self._aux is not None:
                 self._aux[todo] = self.cnn.predict_aux(crops)
-            f = self.found[todo]
-            g = np.full((len(todo), len(self.classes)), 1.0 / len(self.classes), np.float32)
-            if f.any():
-                g[f] = self.geo.predict(self.features[todo[f]])
-            self._geo[todo] = g
+            self._geo[todo] = geometric_probs(self.geo, self.features[todo], self.found[todo], len(self.classes))
 
     def cnn_probs(self, rows: np.ndarray) -> np.ndarray:
         self._fill(rows)

@@ -62,13 +62,6 @@ def augment(crop: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
     return [np.ascontiguousarray(np.clip(o, 0, 255)).astype(np.uint8) for o in out]
 
 
-def _geo_probs(model, feats: np.ndarray, found: np.ndarray) -> np.ndarray:
-    p = np.full((len(feats), 8), 1.0 / 8, np.float32)
-    if found.any():
-        p[found] = model.predict(feats[found])
-    return p
-
-
 def _seven_class(p: np.ndarray, y: np.ndarray, classes) -> dict:
     """Accuracy over the classes present in ``y`` (the others masked), the share answered neutral (8-way) and
     per-class recall."""
@@ -131,7 +124,7 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
                heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
                aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0,
                cache_dir: str | os.PathLike | None = None, before: str | os.PathLike | None = None,
-               log: Callable[[str], None] = print) -> dict:
+               log: Callable[[str], None] = print, _data: "_Data | None" = None) -> dict:
     """Subject-wise cross-validation of the recipe (module docstring); writes ``out/cv.json`` and returns it.
     ``before``: a models folder (``expression.onnx``, ``expression_geometric.onnx``, ``expression_fusion.json``;
     default the package's) scored on the same faces for comparison — in-sample if it was trained on them."""
@@ -139,13 +132,13 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
     from mimetic.expression.geometric import GeometricModel
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.datasets import subject_folds
-    from mimetic.train.fuse import fit_params, fit_temperature
+    from mimetic.train.fuse import fit_params, fit_temperature, geometric_probs
     from mimetic.train.geometric import train_geometric
     from mimetic.train.heads import ensemble_probs
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    d = _Data(Path(cnn), Path(data), Path(mix), cache_dir, log)
+    d = _data or _Data(Path(cnn), Path(data), Path(mix), cache_dir, log)
     fold = subject_folds(d.posed.extra["subject"], folds, seed)
     n = len(d.yposed)
     fused = np.zeros((n, len(d.classes)), np.float32)
@@ -162,8 +155,8 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
             train_geometric(data, gdir, mix=[mix], mix_weight=geo_weight, mix_keep=[keep], cache_dir=cache_dir,
                             seed=seed, echo=lambda s: None)
         g = GeometricModel(gdir / "expression_geometric.onnx")
-        pg_va = _geo_probs(g, d.gva, d.gva_found)
-        pg_k = _geo_probs(g, d.gposed[~keep], d.gposed_found[~keep])
+        pg_va = geometric_probs(g, d.gva, d.gva_found)
+        pg_k = geometric_probs(g, d.gposed[~keep], d.gposed_found[~keep])
         w, s, b = fit_params(pc_va, pg_va, d.yva)
         t = fit_temperature(fuse(pc_va, pg_va, w, s, b), lv)
         fused[~keep] = fuse(pc_k, pg_k, w, s, b, t)
@@ -177,8 +170,9 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
     shipped_fusion = Fusion.load(bdir / "expression_fusion.json")
     g0 = GeometricModel(bdir / "expression_geometric.onnx")
     h_before = heads_of(bdir / "expression.onnx")  # same convolutions as ``cnn`` (only the heads are refitted)
-    p_ship = shipped_fusion.apply(ensemble_probs(d.fposed, h_before), _geo_probs(g0, d.gposed, d.gposed_found))
-    p_ship_va = shipped_fusion.apply(ensemble_probs(d.fva, h_before), _geo_probs(g0, d.gva, d.gva_found))
+    p_ship = shipped_fusion.apply(ensemble_probs(d.fposed, h_before),
+                                  geometric_probs(g0, d.gposed, d.gposed_found))
+    p_ship_va = shipped_fusion.apply(ensemble_probs(d.fva, h_before), geometric_probs(g0, d.gva, d.gva_found))
     from mimetic.train.metrics import calibration
 
     result = {
@@ -219,10 +213,10 @@ def train_posed(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.P
     if "heads_refit" in ExpressionModel(cnn).metadata:
         raise ValueError(f"{cnn}: its heads were refitted already; start from the exported ensemble (the model "
                          "card's step 1a), not from a refitted file")
+    d = _Data(Path(cnn), Path(data), Path(mix), cache_dir, log)  # features and augmented copies, computed once
     result = subject_cv(cnn, data, mix, out, heads_weight=heads_weight, geo_weight=geo_weight, pull=pull,
                         aug_weight=aug_weight, folds=folds, seed=seed, cache_dir=cache_dir, before=before,
-                        log=log) if cv else None
-    d = _Data(Path(cnn), Path(data), Path(mix), cache_dir, None)
+                        log=log, _data=d) if cv else None
     heads = d.heads(np.ones(len(d.yposed), bool), heads_weight, pull, aug_weight)
     recipe = {"base": Path(cnn).name, "data": Path(data).name, "mix": Path(mix).name, "heads_weight": heads_weight,
               "aug_weight": aug_weight, "augment": "8 copies per posed crop (mimetic.train.posed.augment)",

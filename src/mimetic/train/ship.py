@@ -337,7 +337,7 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(f"- CNN: {d['n_train']:,} training and {d['n_valid']:,} validation crops "
             "(rows whose FER+ majority vote is unknown / not-a-face dropped); targets = the vote distribution.")
     grec = json.loads(gm.metadata.get("recipe", "{}") or "{}")
-    mixed = (grec.get("config") or {}).get("mix") or [] if grec else []
+    mixed = grec.get("config", {}).get("mix") or []
     if grec:
         add(f"- Geometric model: {grec['train']:,} training and {grec['valid']:,} validation faces with landmarks "
             f"({grec['train_without_face']:,} training images where MediaPipe found no face are left out)"
