@@ -4,6 +4,7 @@
 - :mod:`mimetic.cli.pictures`: ``muscles``, ``explain``, ``evaluate-aus``;
 - :mod:`mimetic.cli.train`: the ``train`` group (``fit``, ``prepare``, ``geometric``, ``export``, ``quantize``,
   ``fuse``, ``ship``) and ``evaluate``;
+- :mod:`mimetic.cli.synth`: the ``synth`` group (``train``, ``export``, ``sample``, ``evaluate``);
 - :mod:`mimetic.cli.server`: ``models``, ``serve``.
 
 Command bodies live here; stage packages keep plain functions that take and return data. Heavy imports happen
@@ -19,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from mimetic.cli import analyze, annotate, pictures, server, train
+from mimetic.cli import analyze, annotate, pictures, server, synth, train
 from mimetic.cli.common import EXIT_CRASH, EXIT_INTERRUPTED, err
 
 __all__ = ["app", "main"]
@@ -55,6 +56,7 @@ app.command()(pictures.explain)
 app.command("evaluate-aus")(pictures.evaluate_aus)
 app.add_typer(train.app, name="train")
 app.add_typer(annotate.app, name="annotate")
+app.add_typer(synth.app, name="synth")
 app.command()(train.evaluate)
 app.command()(server.models)
 app.command()(server.serve)

@@ -80,6 +80,10 @@ def fit(
                                                     "mixed into the targets.")] = None,
     teacher_weight: Annotated[float, typer.Option("--teacher-weight", min=0.0, max=1.0,
                                                   help="Share of the teacher in the targets.")] = 0.5,
+    synthetic: Annotated[Optional[Path], typer.Option("--synthetic", help="A folder of generated faces (`mimetic "
+                                                      "synth sample`) mixed into the training rows.")] = None,
+    synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="How much one generated "
+                                                    "face counts in the loss (a real face counts 1).")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
 ) -> None:
     """Train the expression CNN.
@@ -96,7 +100,7 @@ def fit(
               resume=resume, seed=seed, fmt=DATA_FORMATS[fmt.lower()] if fmt else None, progress=not quiet,
               aux_labels=aux_labels, init_from=init_from, best_metric=best_metric, warmup_epochs=warmup,
               precision=precision, aux_balance=aux_balance, teacher=teacher, teacher_weight=teacher_weight,
-              echo=typer.echo)
+              synthetic=synthetic, synthetic_weight=synthetic_weight, echo=typer.echo)
 
 
 @app.command()

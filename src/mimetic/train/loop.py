@@ -369,7 +369,8 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
         raise ValueError(f"optimizer must be sgd or adamw, not {cfg.optimizer!r}")
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total_steps))
 
-    targets = data.train_y if cfg.targets == "soft" else np.eye(len(data.classes), dtype=np.float32)[data.train_y.argmax(1)]
+    targets = data.train_y if cfg.targets == "soft" else (np.eye(len(data.classes), dtype=np.float32)[
+        data.train_y.argmax(1)] * data.train_y.sum(1, keepdims=True))  # a row's sum is its weight (synthetic rows)
     cw = class_weights(targets, cfg.balance)  # from the labels alone, with or without a teacher
     weights = torch.from_numpy(cw)
     sample_p = None
@@ -381,7 +382,8 @@ def fit(data: TrainData, cfg: TrainConfig, *, resume: bool = False,
         if not 0.0 < cfg.teacher_weight <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], not {cfg.teacher_weight!r}")
         teacher_main, teacher_aux = teacher_probs(cfg.teacher, data, out / "teacher.npz", echo=echo)
-        targets = ((1 - cfg.teacher_weight) * targets + cfg.teacher_weight * teacher_main).astype(np.float32)
+        targets = ((1 - cfg.teacher_weight) * targets
+                   + cfg.teacher_weight * teacher_main * targets.sum(1, keepdims=True)).astype(np.float32)
     xs = torch.from_numpy(np.ascontiguousarray(data.train_x))
     ys = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
     if has_aux:

@@ -24,12 +24,16 @@ def _threads(n: int) -> None:
 def load_training_data(data: str | os.PathLike, *, classes: str | None = None, fmt: str | None = None,
                        labels: str = "ferplus", size: int = 64, cache_dir: str | os.PathLike | None = None,
                        max_train: int | None = None, drop_unaligned: bool = False, valid_fraction: float = 0.1,
-                       seed: int = 0, progress: bool = True, aux_labels: str | None = None):
+                       seed: int = 0, progress: bool = True, aux_labels: str | None = None,
+                       synthetic: str | os.PathLike | None = None, synthetic_weight: float = 1.0):
     """A :class:`mimetic.train.loop.TrainData` from any supported dataset (crops cached by ``prepare``).
 
     Without a ``valid`` split, ``valid_fraction`` of the training rows (seeded) become the validation set.
     ``max_train`` keeps a random (seeded) subset of the training rows (smoke runs). ``aux_labels="fer2013"``
-    (FER+ npz only) adds the original FER2013 7-class label of each crop for a second head."""
+    (FER+ npz only) adds the original FER2013 7-class label of each crop for a second head. ``synthetic``: a
+    folder of ``mimetic synth sample`` (aligned crops, no landmarking) whose crops are added to the training rows
+    with one-hot targets scaled by ``synthetic_weight`` (each one counts that much in the loss; validation stays
+    real)."""
     from mimetic.train.datasets import read_dataset
     from mimetic.train.loop import TrainData
     from mimetic.train.prepare import prepare
@@ -62,6 +66,20 @@ def load_training_data(data: str | os.PathLike, *, classes: str | None = None, f
         keep = found[:len(train)]
         tx, ty = tx[keep], ty[keep]
         ta = ta[keep] if ta is not None else None
+    if synthetic is not None:
+        from mimetic.synth.sample import read_synthetic
+
+        if not synthetic_weight > 0:
+            raise ValueError(f"synthetic_weight must be > 0, not {synthetic_weight!r}")
+        sx, sl = read_synthetic(synthetic, src.classes)
+        if sx.shape[1:] != tx.shape[1:]:  # another training crop side: resize the generated crops to it
+            import cv2
+
+            sx = np.stack([cv2.resize(c, tx.shape[1:][::-1], interpolation=cv2.INTER_AREA) for c in sx])
+        tx = np.concatenate([tx, sx])
+        ty = np.concatenate([ty, synthetic_weight * np.eye(len(src.classes), dtype=np.float32)[sl]])
+        if ta is not None:
+            ta = np.concatenate([ta, np.full(len(sx), -1, np.int64)])
     side = max(np.asarray(src.load(int(src.rows[0]))).shape[:2]) if src.kind in ("ferplus", "fer2013csv") else None
     detail = side if side is not None and side < size else None
     return TrainData(classes=src.classes, train_x=tx, train_y=ty, valid_x=vx, valid_y=vy, source=str(data),
@@ -77,7 +95,8 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
           export: bool = True, progress: bool = True, aux_labels: str | None = None, aux_weight: float = 1.0,
           init_from: str | os.PathLike | None = None, best_metric: str = "valid_acc", precision: str = "fp32",
           aux_balance: str | None = None, teacher: str | os.PathLike | None = None, teacher_weight: float = 0.5,
-          echo: Callable[[str], None] = print) -> dict:
+          synthetic: str | os.PathLike | None = None, synthetic_weight: float = 1.0, widths: tuple[int, ...] | None = None,
+          blocks: tuple[int, ...] | None = None, echo: Callable[[str], None] = print) -> dict:
     """Train the expression CNN on ``data`` into ``out_dir`` (checkpoints, log.jsonl, expression.onnx).
 
     ``classes``: ``8`` (default), ``7`` or a comma list such as ``neutral,happiness,sadness``. ``resume``:
@@ -86,7 +105,8 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
     checkpoint (fine-tuning). ``precision="bf16"``: bfloat16 autocast (about 2× faster on CPUs with AVX-512
     BF16). ``aux_balance``: the auxiliary head's class balancing when it differs from ``balance``. ``teacher``:
     distillation from an exported model (``teacher_weight`` of its probabilities mixed into the targets).
-    Returns a summary dict (also written to ``out_dir/summary.json``)."""
+    ``synthetic``/``synthetic_weight``: generated crops mixed into training (:func:`load_training_data`).
+    ``widths``/``blocks``: another network size than the shipped members'. Returns a summary dict (also written to ``out_dir/summary.json``)."""
     from mimetic.media.atomic import atomic_write_text
     from mimetic.train.loop import TrainConfig, fit
 
@@ -95,7 +115,7 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
     out.mkdir(parents=True, exist_ok=True)
     td, src = load_training_data(data, classes=classes, fmt=fmt, labels=labels, size=size, cache_dir=cache_dir,
                                  max_train=max_train, drop_unaligned=drop_unaligned, seed=seed, progress=progress,
-                                 aux_labels=aux_labels)
+                                 aux_labels=aux_labels, synthetic=synthetic, synthetic_weight=synthetic_weight)
     echo(f"{data}: {len(td.train_x)} training and {len(td.valid_x)} validation crops, classes "
          f"{', '.join(td.classes)}; {size}x{size}; {threads} thread(s)")
     cfg = TrainConfig(out_dir=str(out), epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
@@ -104,9 +124,11 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
                       max_steps=max_steps, aux_weight=aux_weight,
                       init_from=str(init_from) if init_from else None, best_metric=best_metric,
                       precision=precision, aux_balance=aux_balance,
-                      teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight)
+                      teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight,
+                      **({"widths": tuple(widths)} if widths else {}), **({"blocks": tuple(blocks)} if blocks else {}))
     result = fit(td, cfg, resume=resume, echo=echo)
-    summary = {"data": str(data), "out_dir": str(out), "classes": list(td.classes), "epochs_done": result["epoch"],
+    summary = {"data": str(data), "out_dir": str(out), "synthetic": str(synthetic) if synthetic else None,
+               "synthetic_weight": synthetic_weight if synthetic else None, "classes": list(td.classes), "epochs_done": result["epoch"],
                "global_step": result["global_step"], "best": result["best_metric"],
                "last_checkpoint": str(result["last"]),
                "best_checkpoint": str(result["best"]) if result["best"] else None}
