@@ -74,8 +74,11 @@ def model_files() -> list[dict]:
                  "path": str(bundle), "size": bundle.stat().st_size, "sha256": sha256(bundle)})
     models_dir = Path(__file__).resolve().parent.parent / "models"
     for p in sorted(models_dir.glob("*.onnx")):
-        role = ("face detector for small faces: the bundle's BlazeFace converted to ONNX (MODEL_CARD.md, BlazeFace)"
-                if p.name == "blazeface_short.onnx" else "trained by Mimetic (see MODEL_CARD.md)")
+        role = {"blazeface_short.onnx": "face detector for small faces: the bundle's BlazeFace converted to ONNX "
+                                        "(MODEL_CARD.md, BlazeFace)",
+                "face_generator.onnx": "synthetic expression faces for training, `mimetic synth` (trained by "
+                                       "Mimetic; MODEL_CARD.md, Face generator)"}.get(p.name,
+                                                                                       "trained by Mimetic (see MODEL_CARD.md)")
         rows.append({"name": p.name, "role": role, "path": str(p),
                      "size": p.stat().st_size, "sha256": sha256(p)})
     return rows
