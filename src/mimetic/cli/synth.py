@@ -30,7 +30,7 @@ def train_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: last.pt, log.jsonl, samples/, "
                                       "generator.onnx.")],
     steps: Annotated[int, typer.Option("--steps", min=1, help="Training steps (one discriminator and one "
-                                       "generator update each).")] = 8000,
+                                       "generator update each).")] = 12000,
     batch_size: Annotated[int, typer.Option("--batch-size", min=2, help="Faces per step.")] = 64,
     threads: Annotated[int, typer.Option("--threads", min=1, help="torch threads.")] = 2,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
