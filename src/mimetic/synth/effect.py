@@ -31,6 +31,15 @@ def _scores(model, x: np.ndarray, y: np.ndarray, classes) -> dict:
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "recall": m["recall"]}
 
 
+def _at(crops: np.ndarray, size: int) -> np.ndarray:
+    """The cached 64-px crops at the side the network was trained at."""
+    import cv2
+
+    if crops.shape[-1] == size:
+        return crops
+    return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+
+
 def _summary(values: list[float]) -> dict:
     a = np.asarray(values, np.float64)
     return {"mean": round(float(a.mean()), 4), "sd": round(float(a.std(ddof=1)) if len(a) > 1 else 0.0, 4),
@@ -73,8 +82,8 @@ def augmentation_effect(data: str | os.PathLike, out_dir: str | os.PathLike, arm
             s = train(data, run, epochs=epochs, seed=seed, threads=threads, resume=(run / "last.pt").is_file(),
                       synthetic=folder, synthetic_weight=synthetic_weight, widths=widths, blocks=blocks,
                       export=False, progress=False, cache_dir=cache_dir, echo=lambda m: None)
-            model, _ = model_from_checkpoint(s["best_checkpoint"])
-            scores = {k: _scores(model, x, y, src.classes) for k, (x, y) in evalsets.items()}
+            model, st = model_from_checkpoint(s["best_checkpoint"])
+            scores = {k: _scores(model, _at(x, st["net"]["size"]), y, src.classes) for k, (x, y) in evalsets.items()}
             scores["best_epoch"] = s["best"]["epoch"]
             done.write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
             runs[arm][seed] = scores
