@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 RARE = ("disgust", "fear", "contempt")
+#: The figures summarised per arm: accuracy, macro-F1 and the rare classes' recall.
+FIGURES = ("accuracy", "macro_f1") + tuple(f"recall_{c}" for c in RARE)
 
 
 def _scores(model, x: np.ndarray, y: np.ndarray, classes) -> dict:
@@ -29,6 +31,12 @@ def _scores(model, x: np.ndarray, y: np.ndarray, classes) -> dict:
 
     m = metrics(y, predict_probs(model, x).argmax(1), classes)
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "recall": m["recall"]}
+
+
+def _figures(scores: dict) -> dict[str, float]:
+    """The :data:`FIGURES` of one run on one split."""
+    return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"],
+            **{f"recall_{c}": scores["recall"][c] for c in RARE}}
 
 
 def _at(crops: np.ndarray, size: int) -> np.ndarray:
@@ -98,20 +106,14 @@ def augmentation_effect(data: str | os.PathLike, out_dir: str | os.PathLike, arm
         if not r:
             continue
         row: dict = {"n_seeds": len(r)}
+        paired = sorted(set(r) & set(base)) if arm != "real" else []
         for split in ("valid", "test"):
-            figs = {"accuracy": [v[split]["accuracy"] for v in r.values()],
-                    "macro_f1": [v[split]["macro_f1"] for v in r.values()]}
-            for c in RARE:
-                figs[f"recall_{c}"] = [v[split]["recall"][c] for v in r.values()]
-            row[split] = {k: _summary(v) for k, v in figs.items()}
-            paired = sorted(set(r) & set(base))
-            if arm != "real" and paired:
-                row[split + "_minus_real"] = {
-                    k: _summary([(r[s][split]["accuracy"] if k == "accuracy" else r[s][split]["macro_f1"]
-                                  if k == "macro_f1" else r[s][split]["recall"][k[7:]])
-                                 - (base[s][split]["accuracy"] if k == "accuracy" else base[s][split]["macro_f1"]
-                                    if k == "macro_f1" else base[s][split]["recall"][k[7:]]) for s in paired])
-                    for k in figs}
+            figs = {s: _figures(v[split]) for s, v in r.items()}
+            row[split] = {k: _summary([f[k] for f in figs.values()]) for k in FIGURES}
+            if paired:
+                before = {s: _figures(base[s][split]) for s in paired}
+                row[split + "_minus_real"] = {k: _summary([figs[s][k] - before[s][k] for s in paired])
+                                              for k in FIGURES}
         report["summary"][arm] = row
     (out / "effect.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
@@ -119,7 +121,7 @@ def augmentation_effect(data: str | os.PathLike, out_dir: str | os.PathLike, arm
 
 def effect_markdown(report: dict, split: str = "test") -> str:
     """The summary as a Markdown table: mean ± sd over seeds, and the paired difference from ``real``."""
-    keys = ["accuracy", "macro_f1"] + [f"recall_{c}" for c in RARE]
+    keys = FIGURES
     lines = ["| arm | seeds | " + " | ".join(k.replace("_", " ") for k in keys) + " |",
              "|---|---:|" + "---:|" * len(keys)]
     for arm, row in report["summary"].items():

@@ -21,8 +21,7 @@ GENERATOR_FORMAT = 1
 OPSET = 17
 
 
-def export_generator(checkpoint: str | os.PathLike, path: str | os.PathLike, *,
-                     extra_metadata: dict[str, str] | None = None) -> Path:
+def export_generator(checkpoint: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Write the EMA generator of ``checkpoint`` (a ``last.pt`` of :func:`mimetic.synth.train.train_gan`) to
     ``path`` (atomically), check it against torch and return the path."""
     import onnxruntime as ort
@@ -45,8 +44,7 @@ def export_generator(checkpoint: str | os.PathLike, path: str | os.PathLike, *,
                           do_constant_folding=True)
         meta = {"classes": json.dumps(list(cfg.classes)), "z_dim": str(cfg.z_dim), "size": str(cfg.size),
                 "mimetic_generator": str(GENERATOR_FORMAT), "steps": str(st["step"]),
-                "recipe": json.dumps({"gan": st["gan"], "train": st["config"], "data": st["data"]}),
-                **(extra_metadata or {})}
+                "recipe": json.dumps({"gan": st["gan"], "train": st["config"], "data": st["data"]})}
         write_metadata(tmp, meta)
         sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         got = sess.run(None, {"z": z.numpy(), "label": y.numpy().astype(np.int64)})[0]

@@ -23,7 +23,7 @@ for a sharp photo (bilinear from the 48-px detail), so the crops can go straight
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
 
-from mimetic.synth.crops import GAN_SIZE, shrink, to_crops  # noqa: F401 (re-exported)
+from mimetic.synth.crops import GAN_SIZE
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,6 @@ class GanTrainConfig:
     balance: float = 0.5          # real batches drawn with class weight count**-balance (0: as the data, 1: equal)
     checkpoint_minutes: float = 5.0
     sample_every: int = 1000
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

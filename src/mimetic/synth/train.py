@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from mimetic.synth.gan import (Discriminator, GanConfig, GanTrainConfig, Generator, diff_augment, shrink,
-                               standing_stats, to_crops, to_unit)
+from mimetic.synth.crops import shrink, to_crops
+from mimetic.synth.gan import (Discriminator, GanConfig, GanTrainConfig, Generator, diff_augment, standing_stats,
+                               to_unit)
 
 CHECKPOINT_FORMAT = 1
 
