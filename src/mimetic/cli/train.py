@@ -226,6 +226,27 @@ def aus(
         train_aus(coded, ferplus, cache_dir=cache_dir, out=out, n_neutral=neutral)
 
 
+@app.command("au-regions")
+def au_regions(
+    ferplus: Annotated[Path, typer.Argument(help="ferplus.npz: its train crops teach the networks, valid reports.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write (the shipped one is "
+                                      "mimetic/models/au_regions.onnx).")] = Path("runs/au_regions/au_regions.onnx"),
+    teacher: Annotated[Optional[Path], typer.Option("--teacher", help="The expression model whose answers are "
+                                                    "learned (default: the shipped one).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 6,
+    threads: Annotated[int, typer.Option("--threads", min=1)] = 1,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache (default: "
+                                                      "~/.cache/mimetic).")] = None,
+) -> None:
+    """Train the AU region networks (one small CNN per face region, distilled from the expression model on FER+;
+    the AU models read their outputs: docs/aus.md). Refit the AU models after it (`mimetic train aus`)."""
+    from mimetic.train.au_regions import RegionTrainConfig, train_au_regions
+
+    with exit_on_error(*ERRORS):
+        train_au_regions(ferplus, out, teacher=teacher, cache_dir=cache_dir,
+                         config=RegionTrainConfig(epochs=epochs, threads=threads), log=typer.echo)
+
+
 @app.command()
 def export(
     checkpoints: Annotated[list[Path], typer.Argument(help="best.pt / last.pt; two or more make one averaging "

@@ -310,7 +310,12 @@ def _fitted_arrays(model: dict, variant: str) -> dict[str, np.ndarray]:
         out["w"][i, cols] = m["coef"]
         out["w2"][i, cols] = m.get("coef_sq") or 0.0
         if variant == "texture" and m.get("texture"):
-            out["tex"][i, SLICES[entry["region"]]] = m["texture"]
+            # a region's slice is its HOG block, then its learned features: a model fitted on HOG alone (before
+            # the region networks) fills the first part
+            sl = SLICES[entry["region"]]
+            if len(m["texture"]) > sl.stop - sl.start:
+                raise ValueError(f"{a}: {len(m['texture'])} texture weights for a region of {sl.stop - sl.start}")
+            out["tex"][i, sl.start:sl.start + len(m["texture"])] = m["texture"]
         b[i], t[i], k[i] = m["bias"], m["threshold"], m["slope"]
     out.update(b=b[:, None], t=t[:, None], k=k[:, None])
     return out

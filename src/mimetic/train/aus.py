@@ -15,9 +15,10 @@ the crop and its cached landmarks.
 Model (per AU, :data:`FITTED`)
 ------------------------------
 Inputs: the AU's region (:func:`mimetic.facs.regions.region_features`, with their squares) and the same region's
-texture (:mod:`mimetic.facs.texture`, HOG of fixed cells of the aligned crop), per side. The model is fitted on
+texture (:mod:`mimetic.facs.texture`: HOG of fixed cells of the aligned crop, and the outputs of the region's
+network, :mod:`mimetic.train.au_regions`, which reads the same cells), per side. The model is fitted on
 the mean of both sides (the codes are per face) and applied per side, so a mirrored face swaps left and right. A
-standardised L2 logistic regression (C = 0.5); the neutral faces together weigh as much as the coded ones. The
+standardised L2 logistic regression (strength :data:`C`); the neutral faces together weigh as much as the coded ones. The
 score of a side is the logit ``z``; the 0-5 intensity is ``clip(1 + k (z − t), 0, 5)`` with ``k`` putting the
 90th percentile of the coded positives' scores at D (4). A second model per AU without texture (``geometric``) is
 used where no pixels are at hand or against a baseline; its threshold lights the same share of neutral faces.
@@ -49,9 +50,10 @@ from mimetic.facs.regions import FEATURE_INDEX, region_features
 #: AUs kept on their hand-set channels whatever the scores, and why. They take part in the neutral budget with a
 #: hand-set threshold (``present_from``).
 KEEP_HANDSET: dict[str, str] = {
-    "AU06": "the fitted cheek models (texture or landmarks) miss the broad Duchenne smile of the sharp astronaut "
-            "fixture (tests/test_facs.py): their only training data are CK+ crops and FER+ faces; the hand-set "
-            "cheek-height and lower-lid channels read it on both sides",
+    "AU06": "the fitted cheek models miss the broad Duchenne smile of the sharp astronaut fixture "
+            "(tests/test_facs.py; with the region networks too: left 0.5, right 0.0 on 2026-12-07, where the CV "
+            "gained 0.005-0.015 mean F1 from fitting it): their only training data are CK+ crops and FER+ faces; the "
+            "hand-set cheek-height and lower-lid channels read it on both sides",
     "AU12": "a fitted model reads the whole mouth and loses a one-sided corner lift (tests/test_facs.py, the "
             "one-sided photo edits), which the hand-set channel's landmark split keeps",
 }
@@ -88,7 +90,10 @@ HANDSET_MAX: dict[str, tuple[float, str]] = {
 REST_QUANTILE = 0.995
 #: Fitted AUs whose model reads no texture, and why.
 NO_TEXTURE: dict[str, str] = {}
-C = 0.5
+#: L2 strength of the logistic models. 0.1 since the region networks' 72 features per region joined the texture:
+#: subject-wise CV mean F1 over the 13 AUs 0.715 at C 0.1 against 0.705 at 0.5 (both with AU6 fitted; with AU6
+#: hand-set, 0.700 and 0.666 with the experiment's networks), 2026-12-07.
+C = 0.1
 #: Each feature enters twice, as itself and squared (+0.015 mean F1 over the linear model, same folds).
 QUAD = True
 FOLDS = 5
@@ -441,7 +446,8 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
         "coded": f"{Path(coded).name} sha256 {sha256(coded)[:16]} ({n_ck} coded crops, {len(set(subj))} subjects)",
         "neutral": f"{n_neu} FER+ train faces with a neutral majority and a face (3,000 drawn with seed 0)",
         "recipe": "crops enlarged 4x with a 32-px grey margin (mimetic.expression.crop.landmark_small); texture: "
-                  "HOG of mimetic.facs.texture on align_crop(64, detail 48)",
+                  "HOG of mimetic.facs.texture on align_crop(64, detail 48), then the region network's 8 log-probs "
+                  f"and 64 pooled features (au_regions.onnx sha256 {_region_net_sha()})",
         "date": datetime.date.today().isoformat(),
         "command": "mimetic train aus ckplus48_dev.npz ferplus.npz --cache-dir DIR",
         "neutral_budget": NEUTRAL_BUDGET, "C": C, "squares": QUAD,
@@ -449,6 +455,12 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
     log(f"mean F1 over the 13 target AUs {model['cv']['mean_f1_13']:.3f}; neutral faces with any AU (out of fold) "
         f"{model['cv']['neutral_any']:.3f}")
     return model
+
+
+def _region_net_sha() -> str:
+    from mimetic.facs.texture import REGION_NET_PATH
+
+    return sha256(REGION_NET_PATH)[:16] if REGION_NET_PATH.is_file() else "missing"
 
 
 def _knot_index() -> dict[str, int]:
