@@ -580,9 +580,9 @@ def _as_48px_crop(img: np.ndarray, face) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["astronaut_nasa", "biden_portrait", "obama_portrait", "single_face"])
 def test_sharp_face_and_its_48px_crop_give_the_same_aus(analyzer, name):
-    """The same face with its pixels, full size and as a 48-pixel crop. Measured 2026-12-06 (texture models, hand-set
-    thresholds moved by the neutral budget): mean |Δ intensity| over the 24 AUs 0.02-0.13; fitted AUs within 0.82
-    (AU25 on the single face, AU2 0.7 from the astronaut's forehead texture); every AU within 0.94 (AU6, whose
+    """The same face with its pixels, full size and as a 48-pixel crop. Measured 2026-12-07 (texture models with the
+    region networks, hand-set thresholds moved by the neutral budget): mean |Δ intensity| over the 24 AUs
+    0.03-0.10; fitted AUs within 0.39 (AU20 on the neutral portrait; 0.82 with HOG alone); every AU within 0.94 (AU6, whose
     threshold at 1.75 stretches 1.75 points of the hand-set scale over one: the cheek landmarks of a 48-px crop
     read lower). So the present sets may differ by an AU near its threshold (AU6 on the three smiles); the smile
     (AU12) shows on both, and the neutral portrait shows none on either."""
@@ -592,8 +592,8 @@ def test_sharp_face_and_its_48px_crop_give_the_same_aus(analyzer, name):
     full = _one(analyzer, img)
     small = _one(analyzer, _as_48px_crop(img, full))
     diff = {k: abs(full.aus[k].intensity - small.aus[k].intensity) for k in full.aus}
-    assert np.mean(list(diff.values())) <= 0.2, diff
-    assert max(diff[k] for k in FITTED) <= 0.9, diff
+    assert np.mean(list(diff.values())) <= 0.15, diff
+    assert max(diff[k] for k in FITTED) <= 0.5, diff
     assert max(diff.values()) <= 1.0, diff
     if name != "biden_portrait":  # the smiles
         assert full.aus["AU12"].present and small.aus["AU12"].present

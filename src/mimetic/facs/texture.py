@@ -158,6 +158,10 @@ for _r in WINDOWS:
     SLICES[_r] = slice(_at, _at + texture_size(_r))
     _at += texture_size(_r)
 TEXTURE_SIZE = _at
+#: per region: (region, its HOG block in the HOG vector from/to, its slice of the texture vector: start, start of
+#: the learned features, stop)
+_LAYOUT = tuple((r, int(a), int(a) + len(c) * BINS, SLICES[r].start, SLICES[r].start + len(c) * BINS, SLICES[r].stop)
+                for r, a, c in zip(WINDOWS, _STARTS, WINDOWS.values()))
 
 
 def _cells(crops: np.ndarray) -> np.ndarray:
@@ -202,11 +206,9 @@ def texture_vector(crops: np.ndarray) -> np.ndarray:
     v = _block_norm(np.minimum(_block_norm(v), 0.2))  # L2-Hys
     learned = learned_features(both)
     out = np.empty((2 * n, TEXTURE_SIZE), np.float32)
-    for r, s in SLICES.items():
-        k = len(WINDOWS[r]) * BINS
-        a = int(_STARTS[list(WINDOWS).index(r)])
-        out[:, s.start:s.start + k] = v[:, a:a + k]
-        out[:, s.start + k:s.stop] = learned[r]
+    for r, hog_from, hog_to, at, mid, stop in _LAYOUT:
+        out[:, at:mid] = v[:, hog_from:hog_to]
+        out[:, mid:stop] = learned[r]
     f = np.stack([out[:n], out[n:]], axis=2)
     return f[0] if one else f
 
