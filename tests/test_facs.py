@@ -608,3 +608,20 @@ def test_intensity_agreement_icc():
     assert icc_a1([0, 1, 2, 3, 5], [0, 1, 2, 3, 5]) == pytest.approx(1.0)
     assert icc_a1([1, 2, 3, 4], [2, 3, 4, 5]) == pytest.approx(10 / 13)  # McGraw & Wong: offset costs agreement
     assert icc_a1([1, 2], [1, 2]) is None
+
+
+def test_an_au_saturated_at_rest_shows_only_against_a_baseline(photos):
+    """AU18's channel (mouthPucker) reads the top of the scale on 2.8 % of FER+ neutral faces, so no threshold holds
+    it at rest (``mimetic.train.aus.NEVER_AT_REST``): without a baseline a full pucker is not present; against the
+    same face at rest it is."""
+    from mimetic.facs import estimate
+    from mimetic.train.aus import NEVER_AT_REST
+
+    rest = photos["biden_portrait"][1]
+    assert estimate.MODEL["present_from"]["AU18"] == NEVER_AT_REST
+    pucker = dataclasses.replace(rest, blendshapes={**rest.blendshapes, "mouthPucker": 1.0})
+    assert estimate.knot_aus(pucker)["AU18"].intensity == 5.0  # the channel at its top
+    alone = estimate_aus(pucker)["AU18"]
+    assert not alone.present and alone.intensity == pytest.approx(5.0 / NEVER_AT_REST, abs=1e-3)
+    assert estimate_aus(pucker, rest)["AU18"].present
+    assert not estimate_aus(rest, rest)["AU18"].present
