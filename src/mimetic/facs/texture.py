@@ -27,8 +27,8 @@ They read the same cells, so a change of the pixels of one region still moves on
 left side still comes from the mirrored crop.
 
 Cost: ~0.1 ms per face for the HOG (the crop and its mirror image in one pass: gradients, one histogram, block
-norms), ~0.15 ms for the four region networks (one onnxruntime call, both sides in one batch); the crop itself
-~0.14 ms.
+norms), ~0.25 ms for the four region networks (patches and one onnxruntime call, both sides in one batch; measured
+idle, 2026-12-07, ``bench/au_stage.py``); the crop itself ~0.14 ms.
 """
 
 from __future__ import annotations
