@@ -51,7 +51,7 @@ from mimetic.facs.regions import FEATURE_INDEX, region_features
 #: hand-set threshold (``present_from``).
 KEEP_HANDSET: dict[str, str] = {
     "AU06": "the fitted cheek models miss the broad Duchenne smile of the sharp astronaut fixture "
-            "(tests/test_facs.py; with the region networks too: left 0.5, right 0.0 on 2026-12-07, where the CV "
+            "(tests/test_facs.py; with the region networks too: left 1.0, right 0.3 on 2026-12-07, where the CV "
             "gained 0.015-0.017 mean F1 from fitting it): their only training data are CK+ crops and FER+ faces; the "
             "hand-set cheek-height and lower-lid channels read it on both sides",
     "AU12": "a fitted model reads the whole mouth and loses a one-sided corner lift (tests/test_facs.py, the "
