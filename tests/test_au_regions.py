@@ -56,6 +56,12 @@ def test_train_au_regions_writes_a_file_that_matches_the_networks(tiny_npz, cach
     assert out.is_file() and set(report["regions"]) == set(WINDOWS)
     for r in WINDOWS:
         assert 0.0 <= report["regions"][r]["valid_agreement"] <= 1.0
+    import onnxruntime as ort  # the written file runs through the same reader as the shipped one
+
+    crops = np.random.default_rng(2).integers(0, 256, (3, 64, 64)).astype(np.uint8)
+    got = learned_features(crops, session=ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]))
+    for f in got.values():
+        assert f.shape == (3, LEARNED_SIZE) and np.allclose(np.exp(f[:, :8]).sum(1), 1, atol=1e-4)
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
     assert json.loads(meta["regions"]) == list(WINDOWS) and "expression.onnx" in meta["teacher"]
     assert json.loads(out.with_name(out.name + ".json").read_text())["config"]["epochs"] == 1

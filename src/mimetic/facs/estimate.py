@@ -310,12 +310,12 @@ def _fitted_arrays(model: dict, variant: str) -> dict[str, np.ndarray]:
         out["w"][i, cols] = m["coef"]
         out["w2"][i, cols] = m.get("coef_sq") or 0.0
         if variant == "texture" and m.get("texture"):
-            # a region's slice is its HOG block, then its learned features: a model fitted on HOG alone (before
-            # the region networks) fills the first part
-            sl = SLICES[entry["region"]]
-            if len(m["texture"]) > sl.stop - sl.start:
-                raise ValueError(f"{a}: {len(m['texture'])} texture weights for a region of {sl.stop - sl.start}")
-            out["tex"][i, sl.start:sl.start + len(m["texture"])] = m["texture"]
+            sl = SLICES[entry["region"]]  # the region's HOG block, then its region network's features
+            if len(m["texture"]) != sl.stop - sl.start:
+                raise ValueError(f"{a}: {len(m['texture'])} texture weights for a region of {sl.stop - sl.start} "
+                                 f"features (a model fitted before the AU region networks): refit with "
+                                 f"`mimetic train aus`")
+            out["tex"][i, sl] = m["texture"]
         b[i], t[i], k[i] = m["bias"], m["threshold"], m["slope"]
     out.update(b=b[:, None], t=t[:, None], k=k[:, None])
     return out

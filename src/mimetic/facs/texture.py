@@ -108,6 +108,8 @@ _LOCK = threading.Lock()
 
 
 def _region_session():
+    if "s" in _SESSION:
+        return _SESSION["s"]
     with _LOCK:
         if "s" not in _SESSION:
             if not REGION_NET_PATH.exists():
@@ -151,17 +153,12 @@ _COLS = np.array([c for cells in WINDOWS.values() for _, c in cells], dtype=np.i
 _STARTS = np.cumsum([0] + [len(c) * BINS for c in WINDOWS.values()])[:-1]
 _SEGMENT = np.repeat(np.arange(len(WINDOWS)), [len(c) * BINS for c in WINDOWS.values()])
 _HOG_SIZE = int(sum(len(c) for c in WINDOWS.values()) * BINS)
+#: each region's HOG block in the HOG vector
+_HOG_SLICES = [slice(int(a), int(a) + len(c) * BINS) for a, c in zip(_STARTS, WINDOWS.values())]
+_ENDS = np.cumsum([texture_size(r) for r in WINDOWS])
 #: each region's slice of :func:`texture_vector`: its HOG block, then its learned features
-SLICES: dict[str, slice] = {}
-_at = 0
-for _r in WINDOWS:
-    SLICES[_r] = slice(_at, _at + texture_size(_r))
-    _at += texture_size(_r)
-TEXTURE_SIZE = _at
-#: per region: (region, its HOG block in the HOG vector from/to, its slice of the texture vector: start, start of
-#: the learned features, stop)
-_LAYOUT = tuple((r, int(a), int(a) + len(c) * BINS, SLICES[r].start, SLICES[r].start + len(c) * BINS, SLICES[r].stop)
-                for r, a, c in zip(WINDOWS, _STARTS, WINDOWS.values()))
+SLICES: dict[str, slice] = {r: slice(int(e) - texture_size(r), int(e)) for r, e in zip(WINDOWS, _ENDS)}
+TEXTURE_SIZE = int(_ENDS[-1])
 
 
 def _cells(crops: np.ndarray) -> np.ndarray:
@@ -205,10 +202,8 @@ def texture_vector(crops: np.ndarray) -> np.ndarray:
     v = h[:, _ROWS, _COLS, :].reshape(2 * n, _HOG_SIZE)
     v = _block_norm(np.minimum(_block_norm(v), 0.2))  # L2-Hys
     learned = learned_features(both)
-    out = np.empty((2 * n, TEXTURE_SIZE), np.float32)
-    for r, hog_from, hog_to, at, mid, stop in _LAYOUT:
-        out[:, at:mid] = v[:, hog_from:hog_to]
-        out[:, mid:stop] = learned[r]
+    out = np.concatenate([p for r, s in zip(WINDOWS, _HOG_SLICES) for p in (v[:, s], learned[r])], axis=1,
+                         dtype=np.float32)
     f = np.stack([out[:n], out[n:]], axis=2)
     return f[0] if one else f
 

@@ -45,10 +45,13 @@ def _torch():
     import torch
     from torch import nn
 
+    from mimetic.train.net import standardise
+
     class RegionNet(nn.Module):
         """Conv-BN-ReLU stages with 2×2 max pooling between them; the patch is standardised inside (zero mean,
         unit variance, +1 in the variance so a flat patch stays finite); global average pooling; one linear layer
-        to the classes. ``forward`` returns (log-probabilities, pooled features)."""
+        to the classes (:func:`mimetic.train.net.standardise`, as the expression network). ``forward`` returns
+        (log-probabilities, pooled features)."""
 
         def __init__(self, widths: tuple[int, ...], classes: int):
             super().__init__()
@@ -63,9 +66,7 @@ def _torch():
             self.fc = nn.Linear(c, classes)
 
         def embed(self, x):
-            m = x.mean(dim=(1, 2, 3), keepdim=True)
-            s = ((x - m) ** 2).mean(dim=(1, 2, 3), keepdim=True).add(1.0).sqrt()
-            return self.features((x - m) / s).mean(dim=(2, 3))
+            return self.features(standardise(x)).mean(dim=(2, 3))
 
         def forward(self, x):
             e = self.embed(x)
@@ -84,19 +85,6 @@ def _torch():
             return tuple(torch.cat(net(p), dim=1) for net, p in zip(self.nets, patches))
 
     return torch, RegionNet, AllRegions
-
-
-def teacher_probs(onnx_path: str | os.PathLike, crops: np.ndarray, *, threads: int = 1,
-                  batch: int = 512) -> np.ndarray:
-    """The expression model's main probabilities of aligned crops ``(n, 64, 64)``."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = max(1, threads)
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    return np.concatenate([sess.run(["probs"], {name: crops[i:i + batch, None].astype(np.float32)})[0]
-                           for i in range(0, len(crops), batch)])
 
 
 def train_region(crops: np.ndarray, targets: np.ndarray, region: str, config: RegionTrainConfig, *,
@@ -171,7 +159,7 @@ def train_au_regions(data: str | os.PathLike, out: str | os.PathLike, *, teacher
     import torch
 
     from mimetic.expression.fusion import file_sha256
-    from mimetic.expression.model import default_path
+    from mimetic.expression.model import ExpressionModel, default_path
     from mimetic.train.datasets import read_dataset
     from mimetic.train.prepare import CropCache
 
@@ -184,7 +172,8 @@ def train_au_regions(data: str | os.PathLike, out: str | os.PathLike, *, teacher
     found = loaded["found"]
     sel = {s: np.flatnonzero((src.split == s) & found) for s in ("train", "valid")}
     crops = {s: loaded["crops"][i] for s, i in sel.items()}
-    probs = {s: teacher_probs(teacher, c, threads=config.threads) for s, c in crops.items()}
+    model = ExpressionModel(teacher, threads=config.threads)
+    probs = {s: model.predict(c) for s, c in crops.items()}
     log(f"teacher {teacher.name}: {len(crops['train'])} train and {len(crops['valid'])} valid crops with a face")
     nets, report = {}, {"config": asdict(config), "regions": {}}
     for r in WINDOWS:

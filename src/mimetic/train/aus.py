@@ -286,9 +286,10 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
     rest = {a: min(HANDSET_MAX.get(a, (5.0,))[0], max(1.0, float(np.quantile(knot_neu[:, ai[a]], REST_QUANTILE))))
             for a in FRAME_AUS if a not in scored}
     for a, r in rest.items():  # a channel saturated at rest: no threshold on the scale holds it at the quantile
-        if a not in HANDSET_MAX and (knot_neu[:, ai[a]] >= r).mean() > 2 * (1.0 - REST_QUANTILE):
-            log(f"{a}: its hand-set channel reads {r:.2f} or more on {(knot_neu[:, ai[a]] >= r).mean():.1%} of the "
-                f"neutral faces: never present without a baseline")
+        lit = float((knot_neu[:, ai[a]] >= r).mean())
+        if a not in HANDSET_MAX and lit > 2 * (1.0 - REST_QUANTILE):
+            log(f"{a}: its hand-set channel reads {r:.2f} or more on {lit:.1%} of the neutral faces: never present "
+                f"without a baseline")
             rest[a] = NEVER_AT_REST
     fixed = sum((knot_neu[:, ai[a]] >= r) for a, r in rest.items())
 

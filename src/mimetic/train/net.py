@@ -63,6 +63,13 @@ class BasicBlock(nn.Module):
         return self.act(self.conv2(self.conv1(x)) + self.short(x))
 
 
+def standardise(x: torch.Tensor) -> torch.Tensor:
+    """Each image of ``x`` (N, 1, H, W) to zero mean and unit variance (+1 in the variance: flat crops stay
+    finite): what the networks do first, so inference feeds raw pixels."""
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) / ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True).add(1.0).sqrt()
+
+
 class ExpressionNet(nn.Module):
     def __init__(self, config: NetConfig):
         super().__init__()
@@ -86,10 +93,7 @@ class ExpressionNet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled features both heads read."""
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        std = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True).add(1.0).sqrt()  # +1: flat crops stay finite
-        x = (x - mean) / std
-        return self.drop(self.pool(self.features(x)).flatten(1))
+        return self.drop(self.pool(self.features(standardise(x))).flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits of the main head."""
