@@ -17,7 +17,7 @@ import pytest
 from testdata import IMAGES
 from mimetic.expression import fusion as fusion_mod
 from mimetic.expression.fusion import Fusion, FusedExpression, file_sha256, fuse
-from mimetic.expression.geometric import (FEATURE_NAMES, MIRROR_PERM, N_FEATURES, GeometricModel,
+from mimetic.expression.geometric import (FEATURE_NAMES, MIRROR_PERM, N_FEATURES, PREFIX, GeometricModel,
                                           geometric_features, mirror_features)
 from mimetic.expression.geometric import default_path as geo_path
 from mimetic.expression.model import default_path as cnn_path
@@ -60,7 +60,7 @@ def _cnn_onnx(path, weights: np.ndarray, bias: np.ndarray, size: int = 64, class
         nodes, "synthetic", [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", 1, size, size])],
         [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(classes)])],
         [numpy_helper.from_array(weights.astype(np.float32), "W"), numpy_helper.from_array(bias.astype(np.float32), "B")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     model.ir_version = 8
     for k, v in {"classes": json.dumps(list(classes)), "crop_size": str(size), "crop_detail": ""}.items():
         e = model.metadata_props.add()
@@ -83,7 +83,8 @@ def smile_cnn(tmp_path_factory):
 
 # -- geometric features ----------------------------------------------------------------------------------------
 def test_feature_layout_and_mirror_map():
-    assert len(FEATURE_NAMES) == N_FEATURES == 24 * 2 + 52 + 68 * 2 + 3
+    assert len(FEATURE_NAMES) == N_FEATURES == 24 * 2 + 52 + 68 * 2 + 3 + 24 * 2
+    assert PREFIX == {1: 239, 2: N_FEATURES} and FEATURE_NAMES[PREFIX[1]] == "est_AU01_l"  # v2 appends to v1
     assert len(set(FEATURE_NAMES)) == N_FEATURES
     assert np.array_equal(MIRROR_PERM[MIRROR_PERM], np.arange(N_FEATURES))  # an involution
     x = np.random.default_rng(0).normal(size=(3, N_FEATURES)).astype(np.float32)
@@ -93,6 +94,44 @@ def test_feature_layout_and_mirror_map():
     assert m[names.index("bs_mouthSmileRight")] == 1.0
     m = mirror_features(np.eye(N_FEATURES, dtype=np.float32)[names.index("x_48")])  # right mouth corner, x
     assert m[names.index("x_54")] == -1.0
+    m = mirror_features(np.eye(N_FEATURES, dtype=np.float32)[names.index("est_AU04_l")])
+    assert m[names.index("est_AU04_r")] == 1.0 and m.sum() == 1.0
+
+
+def test_geometric_features_read_the_reported_aus(photos):
+    """Version 2's ``est_`` block is what the analyzer reports without a baseline: the fitted AUs read the texture
+    crop when one is given."""
+    from mimetic.facs.catalogue import FRAME_AUS
+    from mimetic.facs.estimate import estimate_aus
+    from mimetic.facs.texture import face_crop
+
+    rgb, face = photos["astronaut_nasa"]
+    crop = face_crop(rgb, face)
+    x = geometric_features(face, crop=crop)
+    aus = estimate_aus(face, crop=crop)
+    est = x[PREFIX[1]:].reshape(len(FRAME_AUS), 2)
+    assert np.allclose(est, [(aus[a].left, aus[a].right) for a in FRAME_AUS], atol=1e-6)
+    assert np.array_equal(x[:PREFIX[1]], geometric_features(face)[:PREFIX[1]])  # version 1's part reads no pixels
+    assert est[FRAME_AUS.index("AU12")].min() >= 2  # the smile, as reported
+
+
+def test_a_version_1_model_reads_its_prefix(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(1).normal(size=(PREFIX[1], 8)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["features", "w"], ["z"]), helper.make_node("Softmax", ["z"], ["probs"], axis=1)],
+        "v1", [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", PREFIX[1]])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", 8])], [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    for k, v in {"feature_version": "1", "n_features": str(PREFIX[1])}.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, tmp_path / "v1.onnx")
+    x = np.random.default_rng(2).normal(size=(3, N_FEATURES)).astype(np.float32)
+    z = x[:, :PREFIX[1]] @ w
+    want = np.exp(z - z.max(1, keepdims=True))
+    assert np.allclose(GeometricModel(tmp_path / "v1.onnx").predict(x), want / want.sum(1, keepdims=True), atol=1e-5)
 
 
 def test_geometric_features_on_photos(photos):
@@ -254,7 +293,10 @@ def test_fused_inference_follows_the_json(photos, smile_cnn, monkeypatch, tmp_pa
     model = Analyzer().expression_model
     assert model.mode == "fused", model.reason
     pc = model.cnn.predict(model.cnn.crop(rgb, face)[None])
-    pg = GeometricModel().predict(geometric_features(face)[None])
+    from mimetic.facs.texture import face_crop
+
+    # the geometric model reads the AUs as the analyzer reports them: the fitted ones from the texture crop
+    pg = GeometricModel().predict(geometric_features(face, crop=face_crop(rgb, face))[None])
     out = enrich_face(_fresh(face), rgb, expression_model=model)
     assert np.allclose([out.expression.scores[c] for c in EXPRESSIONS], fuse(pc, pg, 0.5)[0], atol=1e-5)
     # a fusion fitted for another CNN is not applied

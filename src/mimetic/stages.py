@@ -70,7 +70,7 @@ def enrich_face(face: Face, rgb: np.ndarray | None = None, *, baseline: Face | N
         changes["symmetry"] = sym
     if want_expr:
         changes["expression"] = _expression(face, rgb, expression_model, None, frontal, score_prototypes(aus),
-                                            crop if for_model else None)
+                                            crop if for_model else None, aus if baseline is None else None)
     return dataclasses.replace(face, **changes)
 
 
@@ -84,15 +84,16 @@ def _reads_texture_crop(model) -> bool:
 
 
 def _expression(face: Face, rgb: np.ndarray | None, model, aus: dict | None, frontal: np.ndarray,
-                proto, crop: np.ndarray | None = None) -> Expression:
+                proto, crop: np.ndarray | None = None, reported: dict | None = None) -> Expression:
     """The expression model's answer (prototype scores attached), or the prototype scores alone.
 
     ``aus``: the geometric model's own AU features (:func:`mimetic.facs.estimate.knot_aus`) when already at hand;
     ``None``: computed by the model (they are not ``Face.aus``). ``crop``: the network's crop when the caller has
-    it (:func:`_reads_texture_crop`)."""
+    it (:func:`_reads_texture_crop`). ``reported``: the face's ``estimate_aus`` without a baseline, read by the
+    geometric model (``None``: computed by the model when it needs them)."""
     if model is None or rgb is None:
         return proto.expression()
-    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal, crop=crop)
+    probs = model.classify_face(rgb, face, aus=aus, frontal=frontal, crop=crop, reported=reported)
     scores = {c: float(probs.get(c, 0.0)) for c in EXPRESSIONS}
     label = max(scores, key=scores.__getitem__)
     return Expression(label, scores, prototypes=dict(proto.scores))

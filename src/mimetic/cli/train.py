@@ -193,6 +193,10 @@ def posed(
     before: Annotated[Optional[Path], typer.Option("--before", help="Models folder to compare with in the CV "
                                                    "(default: the package's shipped models).")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="The crop cache.")] = None,
+    au_cache: Annotated[Optional[Path], typer.Option("--au-cache", help="The landmark cache of `mimetic train aus "
+                                                     "--cache-dir`: each CV fold refits the AU models without its "
+                                                     "subjects (without it the posed CV numbers are optimistic: "
+                                                     "the shipped AU models saw every subject's FACS codes).")] = None,
 ) -> None:
     """Teach the expression model posed faces: refit the CNN heads and retrain the geometric model with them,
     after a subject-wise cross-validation of the same recipe (docs/training.md, "Posed faces").
@@ -205,7 +209,7 @@ def posed(
     with exit_on_error(*ERRORS):
         train_posed(cnn, data, mix, out, heads_weight=heads_weight,
                     geo_weight=geo_weight, aug_weight=aug_weight, folds=folds, cv=cv, cache_dir=cache_dir,
-                    before=before, log=typer.echo)
+                    before=before, au_cache=au_cache, log=typer.echo)
 
 
 @app.command()

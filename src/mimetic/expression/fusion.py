@@ -199,16 +199,26 @@ class FusedExpression:
         return self.fusion.apply(p, self.geometric.predict(features))
 
     def classify_face(self, rgb: np.ndarray, face, *, aus: Mapping[str, AUValue] | None = None,
-                      frontal: np.ndarray | None = None, crop: np.ndarray | None = None) -> dict[str, float]:
-        """Class → probability for one ``Face`` of ``rgb``. ``aus`` (absolute, no baseline), ``frontal`` and
-        ``crop`` (the network's aligned crop, ``self.cnn.crop(rgb, face)``): when the caller has them already (see
-        :func:`mimetic.expression.geometric.geometric_features`)."""
+                      frontal: np.ndarray | None = None, crop: np.ndarray | None = None,
+                      reported: Mapping[str, AUValue] | None = None) -> dict[str, float]:
+        """Class → probability for one ``Face`` of ``rgb``. When the caller has them already (see
+        :func:`mimetic.expression.geometric.geometric_features`): ``aus`` (the hand-set block, ``knot_aus``),
+        ``frontal``, ``crop`` (the network's aligned crop, ``self.cnn.crop(rgb, face)``) and ``reported`` (the
+        face's ``estimate_aus`` without a baseline)."""
         crop = self.cnn.crop(rgb, face) if crop is None else crop
         feats = None
         if self.mode == "fused":
-            from mimetic.expression.geometric import geometric_features
+            from mimetic.expression.geometric import PREFIX, geometric_features
 
-            feats = geometric_features(face, aus=aus, frontal=frontal)[None]
+            texture = None
+            if reported is None and self.geometric.n_features == PREFIX[1]:
+                reported = {}  # a version-1 model does not read the reported AUs
+            elif reported is None:
+                from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE, face_crop
+
+                same = self.cnn.size == CROP_SIZE and self.cnn.detail == CROP_DETAIL
+                texture = crop if same else face_crop(rgb, face)
+            feats = geometric_features(face, aus=aus, frontal=frontal, reported=reported, crop=texture)[None]
         p = self.predict(crop[None], feats)[0]
         return {c: float(v) for c, v in zip(self.classes, p)}
 

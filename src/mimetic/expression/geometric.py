@@ -2,8 +2,8 @@
 
 :func:`geometric_features` is the one function that turns a face into the model's input, at training time (FER+
 faces rebuilt from the landmarks, blendshapes and matrix cached by ``mimetic.train.prepare``) and at inference
-(any ``Face`` from the ``Analyzer``). No pixels are read. The vector (:data:`FEATURE_NAMES`, float32,
-:data:`N_FEATURES` = 239 values) is, in this order:
+(any ``Face`` from the ``Analyzer``). The vector (:data:`FEATURE_NAMES`, float32, :data:`N_FEATURES` = 287
+values) is, in this order:
 
 =====================  ==========  =======================================================================================
 group                  values      what
@@ -17,7 +17,15 @@ group                  values      what
                                    left, y up, unit = inter-ocular distance
 ``yaw``, ``pitch``,    3           head pose in degrees ÷ 45
 ``roll``
+``est_<AU>_l/_r``      24 × 2      the AUs the analyzer reports without a baseline (:func:`mimetic.facs.estimate.estimate_aus`:
+                                   the fitted models of ``au_model.json``, reading the face's texture crop when
+                                   given, and the rescaled hand-set channels); added in feature version 2
 =====================  ==========  =======================================================================================
+
+Version 2 appends the ``est_`` block to version 1's vector, so a version-1 model still reads its prefix
+(:data:`PREFIX`). Version 2 reads pixels only through the fitted AUs' texture (the same crop and values the analyzer reports), so a
+model of this version is tied to the AU models it was trained with: its metadata records the SHA-256 of
+``au_model.json`` (``au_model_sha256``), and :class:`GeometricModel` warns when the shipped file differs.
 
 :func:`mirror_features` maps the vector of a face to the vector of its mirror image (left/right AUs and blendshapes
 swapped, iBUG points mirrored, yaw and roll negated). The model (``expression_geometric.onnx``, trained by
@@ -40,7 +48,7 @@ from mimetic.facs.catalogue import FRAME_AUS
 from mimetic.types import EXPRESSIONS, AUValue
 
 #: Bump when the feature vector changes (the model's metadata records the version it was trained on).
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 #: MediaPipe's 52 blendshapes, in the order the FaceLandmarker reports them.
 BLENDSHAPES: tuple[str, ...] = (
@@ -79,15 +87,20 @@ def _names() -> tuple[str, ...]:
     names += [f"bs_{b}" for b in BLENDSHAPES]
     names += [f"{c}_{i}" for i in range(68) for c in ("x", "y")]
     names += ["yaw", "pitch", "roll"]
+    names += [f"est_{a}_{s}" for a in FRAME_AUS for s in ("l", "r")]
     return tuple(names)
 
 
 #: Name of every feature, in vector order.
 FEATURE_NAMES: tuple[str, ...] = _names()
 N_FEATURES = len(FEATURE_NAMES)
+#: Each version's vector is a prefix of the next (new groups are appended): a model of an older version reads the
+#: first ``PREFIX[version]`` values.
+PREFIX: dict[int, int] = {1: N_FEATURES - 2 * len(FRAME_AUS), 2: N_FEATURES}
 _AU0, _BS0 = 0, 2 * len(FRAME_AUS)
 _PT0 = _BS0 + len(BLENDSHAPES)
 _POSE0 = _PT0 + 136
+_EST0 = _POSE0 + 3
 
 
 def _mirror_map() -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +108,8 @@ def _mirror_map() -> tuple[np.ndarray, np.ndarray]:
     perm = np.arange(N_FEATURES)
     sign = np.ones(N_FEATURES, np.float32)
     for a in range(len(FRAME_AUS)):  # swap left / right
-        perm[_AU0 + 2 * a], perm[_AU0 + 2 * a + 1] = _AU0 + 2 * a + 1, _AU0 + 2 * a
+        for o in (_AU0, _EST0):
+            perm[o + 2 * a], perm[o + 2 * a + 1] = o + 2 * a + 1, o + 2 * a
     for i, n in enumerate(BLENDSHAPES):
         other = n[:-4] + "Right" if n.endswith("Left") else n[:-5] + "Left" if n.endswith("Right") else n
         perm[_BS0 + i] = _BS0 + _BS_INDEX[other]
@@ -116,32 +130,37 @@ def mirror_features(x: np.ndarray) -> np.ndarray:
     return x[..., MIRROR_PERM] * MIRROR_SIGN
 
 
-def geometric_features(face, *, aus: Mapping[str, AUValue] | None = None,
-                       frontal: np.ndarray | None = None) -> np.ndarray:
+def geometric_features(face, *, aus: Mapping[str, AUValue] | None = None, frontal: np.ndarray | None = None,
+                       reported: Mapping[str, AUValue] | None = None, crop: np.ndarray | None = None,
+                       au_model=None) -> np.ndarray:
     """The geometric feature vector of one ``Face``: (:data:`N_FEATURES`,) float32, finite.
 
-    ``aus`` (the face's :func:`mimetic.facs.estimate.knot_aus`, the AU definition of this feature version — not
-    the fitted ``Face.aus``) and ``frontal`` (the face's :func:`mimetic.facs.geometry.frontal_points`) may be
-    passed when the caller already has them.
+    May be passed when the caller already has them: ``aus`` (the face's :func:`mimetic.facs.estimate.knot_aus`,
+    the frozen hand-set block), ``frontal`` (the face's :func:`mimetic.facs.geometry.frontal_points`) and
+    ``reported`` (the face's :func:`mimetic.facs.estimate.estimate_aus` *without a baseline*; else computed here
+    from ``crop``, the face's texture crop, with ``au_model``, default the shipped fitted models).
     """
-    from mimetic.facs.estimate import knot_aus
+    from mimetic.facs.estimate import estimate_aus, knot_aus
     from mimetic.facs.geometry import frontal_points
 
     if frontal is None:
         frontal = frontal_points(face)
     if aus is None:
         aus = knot_aus(face, frontal=frontal)
+    if reported is None:
+        reported = estimate_aus(face, frontal=frontal, crop=crop, model=au_model)
     out = np.zeros(N_FEATURES, np.float32)
     for a, code in enumerate(FRAME_AUS):
-        d = aus.get(code)
-        if d is not None:
-            out[_AU0 + 2 * a] = d.left
-            out[_AU0 + 2 * a + 1] = d.right
+        for o, values in ((_AU0, aus), (_EST0, reported)):
+            d = values.get(code)
+            if d is not None:
+                out[o + 2 * a] = d.left
+                out[o + 2 * a + 1] = d.right
     bs = face.blendshapes or {}
     out[_BS0:_PT0] = [float(bs.get(n, 0.0)) for n in BLENDSHAPES]
     out[_PT0:_POSE0] = np.asarray(frontal, dtype=np.float64)[_IBUG, :2].reshape(-1)
     p = face.pose
-    out[_POSE0:] = (p.yaw / POSE_SCALE, p.pitch / POSE_SCALE, p.roll / POSE_SCALE)
+    out[_POSE0:_EST0] = (p.yaw / POSE_SCALE, p.pitch / POSE_SCALE, p.roll / POSE_SCALE)
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
 
@@ -156,6 +175,14 @@ def default_path() -> Path:
     from mimetic.options import AnalyzerOptions
 
     return AnalyzerOptions.from_env().geometric_model or DEFAULT_PATH
+
+
+def shipped_au_model_sha() -> str:
+    """SHA-256 of the shipped fitted AU models (``mimetic/facs/au_model.json``), which feature version 2 reads."""
+    from mimetic.expression.fusion import file_sha256
+    from mimetic.facs.estimate import MODEL_PATH
+
+    return file_sha256(MODEL_PATH)
 
 
 class GeometricModel:
@@ -173,10 +200,18 @@ class GeometricModel:
         self.metadata: dict[str, str] = dict(meta)
         self.classes: tuple[str, ...] = tuple(json.loads(meta["classes"])) if "classes" in meta else EXPRESSIONS
         version = int(meta.get("feature_version", FEATURE_VERSION))
-        if version != FEATURE_VERSION or int(meta.get("n_features", N_FEATURES)) != N_FEATURES:
+        self.n_features = int(meta.get("n_features", N_FEATURES))
+        if PREFIX.get(version) != self.n_features:
             raise ValueError(f"{self.path}: trained on feature version {version} "
                              f"({meta.get('n_features')} features); this code makes version {FEATURE_VERSION} "
                              f"({N_FEATURES}): retrain it")
+        self.au_model_sha256 = meta.get("au_model_sha256", "")
+        if self.au_model_sha256 and self.au_model_sha256 != shipped_au_model_sha():
+            import warnings
+
+            warnings.warn(f"{self.path}: trained with other AU models (au_model.json sha256 "
+                          f"{self.au_model_sha256[:12]}…) than the shipped ones: its AU inputs have shifted; retrain "
+                          "it (`mimetic train geometric`)", RuntimeWarning, stacklevel=2)
         self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
 
@@ -189,7 +224,7 @@ class GeometricModel:
             raise ValueError(f"expected features of shape (N, {N_FEATURES}), got {x.shape}")
         if len(x) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        return self._session.run([self._output], {self._input: np.ascontiguousarray(x)})[0]
+        return self._session.run([self._output], {self._input: np.ascontiguousarray(x[:, :self.n_features])})[0]
 
     def classify_face(self, face, **kw) -> dict[str, float]:
         """Class → probability for one ``Face`` (``kw``: see :func:`geometric_features`)."""

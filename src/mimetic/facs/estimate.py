@@ -289,21 +289,40 @@ def _load_model(path: Path = MODEL_PATH) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-MODEL: dict = _load_model()
-#: The AUs read from the fitted models; the others from their hand-set channels (:data:`CHANNELS`).
-FITTED: tuple[str, ...] = tuple(a for a in _AUS if a in MODEL["aus"])
-_FIT_ROWS = np.array([_AU_INDEX[a] for a in FITTED], dtype=np.int64)
+class AUModel:
+    """The fitted AU models of one ``au_model.json`` document as arrays (:func:`_fitted_arrays`), with the hand-set
+    AUs' ``present`` thresholds. :data:`DEFAULT` is the shipped file; training code passes another (a model fitted
+    without some subjects, for subject-wise cross-validation of what reads the AUs)."""
+
+    def __init__(self, model: dict, path: Path | None = None):
+        self.document = model
+        self.path = path
+        #: The AUs read from the fitted models; the others from their hand-set channels (:data:`CHANNELS`).
+        self.fitted: tuple[str, ...] = tuple(a for a in _AUS if a in model["aus"])
+        self.rows = np.array([_AU_INDEX[a] for a in self.fitted], dtype=np.int64)
+        self.tex = _fitted_arrays(model, "texture", self.fitted)
+        self.geo = _fitted_arrays(model, "geometric", self.fitted)
+        #: Whether any fitted AU reads texture: without, the analyzer makes no crop for the AUs.
+        self.reads_texture = bool(self.tex["tex"].any())
+        #: Hand-set AUs' ``present`` threshold on their 0-5 intensity (no baseline).
+        self.present_from = np.ones((len(_AUS), 1))
+        for a, r in model.get("present_from", {}).items():
+            self.present_from[_AU_INDEX[a]] = float(r)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "AUModel":
+        return cls(_load_model(Path(path)), Path(path))
 
 
-def _fitted_arrays(model: dict, variant: str) -> dict[str, np.ndarray]:
+def _fitted_arrays(model: dict, variant: str, fitted: tuple[str, ...]) -> dict[str, np.ndarray]:
     """One variant of the fitted models as arrays over all features (zero outside each AU's region): ``w``, ``w2``
     (A, F), ``tex`` (A, TEXTURE_SIZE: over :func:`mimetic.facs.texture.texture_vector`, zero outside the AU's
     region's slice), ``b``, ``t`` (threshold), ``k`` (slope) (A, 1). ``variant``: "texture" (the AU's own entry:
     features and texture) or "geometric" (its features alone)."""
-    n = len(FITTED)
+    n = len(fitted)
     out = {"w": np.zeros((n, len(FEATURES))), "w2": np.zeros((n, len(FEATURES))), "tex": np.zeros((n, TEXTURE_SIZE))}
     b, t, k = np.zeros(n), np.zeros(n), np.zeros(n)
-    for i, a in enumerate(FITTED):
+    for i, a in enumerate(fitted):
         entry = model["aus"][a]
         m = entry if variant == "texture" else entry.get("geometric", entry)  # (a file without texture models)
         cols = [FEATURE_INDEX[f] for f in entry["features"]]
@@ -321,22 +340,20 @@ def _fitted_arrays(model: dict, variant: str) -> dict[str, np.ndarray]:
     return out
 
 
-_TEX = _fitted_arrays(MODEL, "texture")
-_GEO = _fitted_arrays(MODEL, "geometric")
-#: Whether any fitted AU reads texture: without, the analyzer makes no crop for the AUs (~0.25 ms per face saved).
-READS_TEXTURE: bool = bool(_TEX["tex"].any())
-#: Hand-set AUs' ``present`` threshold on their 0-5 intensity, set with the fitted ones against neutral faces
-#: (``mimetic train aus``, docs/aus.md): without a baseline ``0..r`` maps to ``0..1`` and ``r..5`` to ``1..5``.
-_FROM = np.ones((len(_AUS), 1))
-for _a, _r in MODEL.get("present_from", {}).items():
-    _FROM[_AU_INDEX[_a]] = float(_r)
+#: The shipped fitted models.
+DEFAULT = AUModel.load(MODEL_PATH)
+MODEL: dict = DEFAULT.document
+FITTED: tuple[str, ...] = DEFAULT.fitted
+#: Whether any shipped fitted AU reads texture: without, the analyzer makes no crop for the AUs (~0.25 ms per face).
+READS_TEXTURE: bool = DEFAULT.reads_texture
 
 
-def _rescale(au: np.ndarray) -> np.ndarray:
-    """Hand-set intensities with ``present`` moved to :data:`_FROM` (no baseline)."""
-    low = au / _FROM
-    high = 1.0 + 4.0 * (au - _FROM) / np.maximum(5.0 - _FROM, 1e-6)
-    return np.clip(np.where(au < _FROM, low, high), 0.0, 5.0)
+def _rescale(au: np.ndarray, present_from: np.ndarray) -> np.ndarray:
+    """Hand-set intensities with ``present`` moved to ``present_from`` (no baseline): ``0..r`` maps to ``0..1``
+    and ``r..5`` to ``1..5``."""
+    low = au / present_from
+    high = 1.0 + 4.0 * (au - present_from) / np.maximum(5.0 - present_from, 1e-6)
+    return np.clip(np.where(au < present_from, low, high), 0.0, 5.0)
 
 
 def features(face, frontal: np.ndarray | None = None) -> np.ndarray:
@@ -345,20 +362,23 @@ def features(face, frontal: np.ndarray | None = None) -> np.ndarray:
     return feature_matrix(m, face.blendshapes)
 
 
-def fitted_intensities(feats: np.ndarray, crop: np.ndarray | None = None) -> np.ndarray:
+def fitted_intensities(feats: np.ndarray, crop: np.ndarray | None = None, *,
+                       model: AUModel | None = None) -> np.ndarray:
     """The fitted AUs' intensities ``(len(FITTED), 2)`` (left, right; 0..5) from :func:`features` and, when given,
     the face's texture crop (:func:`mimetic.facs.texture.face_crop`): ``clip(1 + slope × (z − threshold), 0, 5)``
     with ``z = W·x + W2·x² + T·texture + b`` per side. Without a crop (or when no model reads texture,
-    :data:`READS_TEXTURE`) the geometric models (no texture) are used."""
-    m = _GEO if crop is None or not READS_TEXTURE else _TEX
+    :data:`READS_TEXTURE`) the geometric models (no texture) are used. ``model``: default the shipped one."""
+    model = model or DEFAULT
+    use_tex = crop is not None and model.reads_texture
+    m = model.tex if use_tex else model.geo
     z = m["w"] @ feats + m["w2"] @ (feats * feats) + m["b"]
-    if m is _TEX:
+    if use_tex:
         z = z + m["tex"] @ texture_vector(crop)
     return np.clip(1.0 + m["k"] * (z - m["t"]), 0.0, 5.0)
 
 
-def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None,
-                 crop: np.ndarray | None = None) -> dict[str, AUValue]:
+def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None, crop: np.ndarray | None = None,
+                 model: AUModel | None = None) -> dict[str, AUValue]:
     """FACS AU estimates for one face: ``{"AU01": AUValue(intensity, left, right, present), ...}``.
 
     Every AU in :data:`mimetic.facs.catalogue.FRAME_AUS` (all catalogue AUs except the time-based AU45/AU46) is
@@ -367,17 +387,20 @@ def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None,
     neutral face) they measure the change from that face (see the module docstring). ``frontal``: the face's
     frontal points when the caller already has them (saves ~0.03 ms). ``crop``: the face's texture crop
     (:func:`mimetic.facs.texture.face_crop`; the analyzer passes it): the fitted AUs then read their region's
-    texture too; without it, or with a baseline, they read the landmarks and blendshapes alone.
+    texture too; without it, or with a baseline, they read the landmarks and blendshapes alone. ``model``: the
+    fitted models (default the shipped :data:`DEFAULT`).
     """
+    model = model or DEFAULT
     if frontal is None:
         frontal = frontal_points(face)
     au = intensities(raw_channels(face, frontal), None if baseline is None else _baseline_raw(baseline))
     if baseline is None:
-        fit = fitted_intensities(features(face, frontal), crop)
-        au = _rescale(au)
+        fit = fitted_intensities(features(face, frontal), crop, model=model)
+        au = _rescale(au, model.present_from)
     else:  # a state against the baseline: what rises above the baseline's own intensity (geometric models)
-        fit = np.maximum(fitted_intensities(features(face, frontal)) - _baseline_fitted(baseline), 0.0)
-    au[_FIT_ROWS] = fit
+        base = _baseline_fitted(baseline) if model is DEFAULT else fitted_intensities(features(baseline), model=model)
+        fit = np.maximum(fitted_intensities(features(face, frontal), model=model) - base, 0.0)
+    au[model.rows] = fit
     return _values(au)
 
 

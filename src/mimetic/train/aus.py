@@ -248,9 +248,11 @@ def _design(feats: np.ndarray, tex: dict[str, np.ndarray] | None, au: str) -> np
 
 
 def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, neutral_images: np.ndarray, *,
-            log=print) -> dict:
+            keep: np.ndarray | None = None, log=print) -> dict:
     """Fit every AU of :data:`FITTED` and allocate the neutral budget; returns the model document (see
-    :func:`write_model`) with its CV report. ``neutral_images``: the 48-pixel crops ``neutral_cache`` was made of."""
+    :func:`write_model`) with its CV report. ``neutral_images``: the 48-pixel crops ``neutral_cache`` was made of.
+    ``keep``: a boolean mask over ``coded``'s rows (default all): a model that downstream subject-wise
+    cross-validation may use leaves the held-out subjects out this way (:mod:`mimetic.train.posed`)."""
     from sklearn.model_selection import GroupKFold
 
     from mimetic.facs.catalogue import FRAME_AUS
@@ -261,6 +263,8 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
     feats, ok = face_features(ck_cache)
     codes = ck["facs_code"]
     use = ok & (codes != "")
+    if keep is not None:
+        use &= np.asarray(keep, dtype=bool)
     rows_ck = np.flatnonzero(use)
     tex = {r: v[use] for r, v in texture_features(face_crops(ck_cache, ck["images"])).items()}
     feats, subj = feats[use], ck["subject"][use]
@@ -303,7 +307,8 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
 
     design = {}
     oof: dict = {}
-    for au in FITTED:
+    # a model needs positives from enough subjects (fewer can remain when ``keep`` leaves subjects out)
+    for au in (a for a in FITTED if a in scored and a not in untuned):
         y = truth[au]
         for kind in ("texture", "geometric"):
             own = kind == "texture" and au not in NO_TEXTURE
@@ -449,7 +454,7 @@ def fit_aus(coded: str | Path, ck_cache: str | Path, neutral_cache: str | Path, 
         lit |= pred_neu[a]
     for a, r in rest.items():
         lit |= knot_neu[:, ai[a]] >= r
-    model["cv"] = {"per_au": report, "mean_f1_13": float(np.mean([report[a]["f1"] for a in TARGET13])),
+    model["cv"] = {"per_au": report, "mean_f1_13": float(np.mean([report[a]["f1"] for a in TARGET13 if a in report])),
                    "neutral_any": float(lit.mean()), "folds": FOLDS,
                    "split": "GroupKFold by subject (choices and thresholds on inner folds)"}
     model["provenance"] = {
@@ -515,12 +520,11 @@ def neutral_rates(cache: str | Path, images: np.ndarray | None = None) -> dict:
             "per_au": {a: float(v) for a, v in zip(FRAME_AUS, p.mean(axis=0)) if v > 0}}
 
 
-def train_aus(coded: str | Path, ferplus: str | Path, *, cache_dir: str | Path, out: str | Path | None = None,
-              n_neutral: int = 3000, log=print) -> dict:
-    """The whole refit: landmark the coded crops and ``n_neutral`` FER+ train faces with a neutral majority (cached
-    in ``cache_dir``), fit, write the model (default: the shipped ``mimetic/facs/au_model.json``) and report the
-    neutral rates on FER+ test neutral faces."""
-    from mimetic.facs.estimate import MODEL_PATH
+def fit_cached(coded: str | Path, ferplus: str | Path, cache_dir: str | Path, *, n_neutral: int = 3000,
+               keep: np.ndarray | None = None, log=print) -> dict:
+    """Landmark the coded crops and ``n_neutral`` FER+ train faces with a neutral majority (and the FER+ test
+    neutral faces, for the report) once into ``cache_dir``, then :func:`fit_aus` (``keep``: the coded rows to fit
+    on). Returns the model document."""
     from mimetic.train.aus_data import landmark_crops
 
     cache_dir = Path(cache_dir)
@@ -535,7 +539,17 @@ def train_aus(coded: str | Path, ferplus: str | Path, *, cache_dir: str | Path, 
     landmark_crops(fer["images"][train], cache_dir / "fer_train.npz", log=log)
     test = np.flatnonzero((fer["split"] == "test") & neutral)
     landmark_crops(fer["images"][test], cache_dir / "fer_test.npz", log=log)
-    model = fit_aus(coded, cache_dir / "ck.npz", cache_dir / "fer_train.npz", fer["images"][train], log=log)
+    return fit_aus(coded, cache_dir / "ck.npz", cache_dir / "fer_train.npz", fer["images"][train], keep=keep, log=log)
+
+
+def train_aus(coded: str | Path, ferplus: str | Path, *, cache_dir: str | Path, out: str | Path | None = None,
+              n_neutral: int = 3000, log=print) -> dict:
+    """The whole refit: landmark the coded crops and ``n_neutral`` FER+ train faces with a neutral majority (cached
+    in ``cache_dir``), fit, write the model (default: the shipped ``mimetic/facs/au_model.json``) and report the
+    neutral rates on FER+ test neutral faces."""
+    from mimetic.facs.estimate import MODEL_PATH
+
+    model = fit_cached(coded, ferplus, cache_dir, n_neutral=n_neutral, log=log)
     path = write_model(model, out or MODEL_PATH)
     log(f"wrote {path} (restart Python to use it); FER+ test neutral faces: "
         f"neutral_rates({cache_dir / 'fer_test.npz'}, images)")

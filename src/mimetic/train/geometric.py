@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -58,9 +59,21 @@ def face_from_cache(landmarks: np.ndarray, blendshapes: np.ndarray, matrix: np.n
 
 
 def compute_features(cache, indices: np.ndarray | None = None, *, width: float = 48.0, height: float = 48.0,
-                     progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                     progress: bool = False, au_model=None) -> tuple[np.ndarray, np.ndarray]:
     """``(features (n, N_FEATURES) float32, found (n,) bool)`` for the cached images ``indices`` (default: all);
-    rows without a face are NaN."""
+    rows without a face are NaN. The fitted AUs read the face's texture crop with ``au_model`` (a
+    :class:`mimetic.facs.estimate.AUModel`; default the shipped one): the cached crop where it is that crop (a
+    64-px cache of an image of at most 48 px, where the analyzer's detail limit changes nothing), else one made
+    from the source image with :func:`mimetic.facs.texture.face_crop`'s recipe."""
+    from mimetic.expression.crop import align_crop
+    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
+
+    def texture_crop(i: int, cached: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        image = np.asarray(cache.source.load(i), dtype=np.uint8)
+        if cache.size == CROP_SIZE and max(image.shape[:2]) <= CROP_DETAIL:
+            return cached
+        return align_crop(image, np.asarray(landmarks, np.float64)[:, :2], CROP_SIZE, detail=CROP_DETAIL)
+
     idx = np.arange(cache.source.n_images) if indices is None else np.asarray(indices, dtype=np.int64)
     feats = np.full((len(idx), N_FEATURES), np.nan, np.float32)
     found = np.zeros(len(idx), bool)
@@ -73,13 +86,13 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
             names = part["blendshape_names"] if "blendshape_names" in part.files else None
             if names is None or len(names) == 0:
                 from mimetic.expression.geometric import BLENDSHAPES as names
-            lms, bss, mats = part["landmarks"], part["blendshapes"], part["matrix"]
+            lms, bss, mats, crops = part["landmarks"], part["blendshapes"], part["matrix"], part["crops"]
             for j in sel:
                 r = idx[j] - lo
                 if not f[r]:
                     continue
                 face = face_from_cache(lms[r], bss[r], mats[r], names, width=width, height=height)
-                x = geometric_features(face)
+                x = geometric_features(face, crop=texture_crop(int(idx[j]), crops[r], lms[r]), au_model=au_model)
                 if np.all(np.isfinite(x)):
                     feats[j] = x
                     found[j] = True
@@ -90,19 +103,31 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
     return feats, found
 
 
+def au_model_of(au_model: str | os.PathLike | None):
+    """``(AUModel, sha256 of its file)``: ``au_model`` (an ``au_model.json``) or the shipped one."""
+    from mimetic.expression.fusion import file_sha256
+    from mimetic.facs.estimate import DEFAULT, MODEL_PATH, AUModel
+
+    if au_model is None or Path(au_model).resolve() == MODEL_PATH.resolve():
+        return DEFAULT, file_sha256(MODEL_PATH)
+    return AUModel.load(au_model), file_sha256(au_model)
+
+
 def cached_features(data: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, size: int = 64,
                     progress: bool = False, log: Callable[[str], None] | None = print,
-                    read_kw: dict | None = None):
+                    read_kw: dict | None = None, au_model: str | os.PathLike | None = None):
     """``(features (n_images, N_FEATURES), found (n_images,), cache)`` for every image of ``data``, computed once
-    and stored in the crop cache's folder (``geometric-v<FEATURE_VERSION>.npz``). ``read_kw``: reader options
-    (``label_map``, ``names_from``) of :func:`mimetic.train.datasets.read_dataset`."""
+    and stored in the crop cache's folder (``geometric-v<FEATURE_VERSION>-<AU model sha>.npz``). ``read_kw``:
+    reader options (``label_map``, ``names_from``) of :func:`mimetic.train.datasets.read_dataset`. ``au_model``:
+    the fitted AU models the ``est_`` block is read with (an ``au_model.json``; default the shipped one)."""
     from mimetic.media.atomic import atomic_path
     from mimetic.train.datasets import read_dataset
     from mimetic.train.prepare import CropCache
 
+    model, sha = au_model_of(au_model)
     src = read_dataset(data, **(read_kw or {}))
     cache = CropCache(src, cache_dir, size=size)
-    path = cache.dir / f"geometric-v{FEATURE_VERSION}.npz"
+    path = cache.dir / f"geometric-v{FEATURE_VERSION}-{sha[:12]}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             if z["features"].shape == (src.n_images, N_FEATURES):
@@ -111,7 +136,7 @@ def cached_features(data: str | os.PathLike, *, cache_dir: str | os.PathLike | N
         cache.ensure(progress=progress)
     h, w = (np.asarray(src.load(0)).shape[:2] if src.small else (1.0, 1.0))
     t0 = time.perf_counter()
-    feats, found = compute_features(cache, width=float(w), height=float(h), progress=progress)
+    feats, found = compute_features(cache, width=float(w), height=float(h), progress=progress, au_model=model)
     if log:
         log(f"geometric features of {src.n_images} images in {time.perf_counter() - t0:.1f} s "
             f"({int(found.sum())} with a face) → {path}")
@@ -225,7 +250,9 @@ def check_geometric_agreement(module, path: str | os.PathLike, x: np.ndarray, at
 
     with torch.no_grad():
         ref = module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
-    got = GeometricModel(path).predict(x)
+    with warnings.catch_warnings():  # trained with other AU models than the shipped ones (a CV fold's): expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = GeometricModel(path).predict(x)
     diff = float(np.abs(got - ref).max())
     if not np.isfinite(diff) or diff > atol:
         raise AssertionError(f"{path}: torch and onnxruntime differ by {diff:.3g}")
@@ -241,7 +268,7 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
                     cache_dir: str | os.PathLike | None = None, onnx_name: str = "expression_geometric.onnx",
                     mix: Sequence[str | os.PathLike] = (), mix_weight: float = 1.0,
                     mix_keep: Sequence[np.ndarray | None] | None = None,
-                    echo: Callable[[str], None] = print) -> dict:
+                    au_model: str | os.PathLike | None = None, echo: Callable[[str], None] = print) -> dict:
     """Train the geometric model on ``data``'s ``train`` split (rows with a face), keep the epoch with the best
     ``valid`` accuracy, export ``out_dir/expression_geometric.onnx``. Returns (and writes) a summary.
 
@@ -249,7 +276,8 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
     faces) whose rows with a face join the training rows (all their rows, whatever their split), each row's
     loss weighted ``mix_weight`` (class weights still come from ``data`` alone). ``mix_keep``: per mixed set, a
     boolean mask over its rows (None = all) — subject-wise cross-validation leaves a fold out this way. The
-    epoch is still chosen on ``data``'s ``valid`` split alone."""
+    epoch is still chosen on ``data``'s ``valid`` split alone. ``au_model``: the fitted AU models of the features'
+    ``est_`` block (default the shipped ``au_model.json``; its SHA-256 goes into the model's metadata)."""
     torch = _torch()
 
     from mimetic.media.atomic import atomic_write_text
@@ -262,7 +290,8 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    feats, found, _ = cached_features(data, cache_dir=cache_dir, log=echo)
+    _, au_sha = au_model_of(au_model)
+    feats, found, _ = cached_features(data, cache_dir=cache_dir, log=echo, au_model=au_model)
     src = read_dataset(data, classes)
     ok = found[src.rows]
     tr = (src.split == "train") & ok
@@ -279,7 +308,7 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
     w = torch.from_numpy(class_weights(ytr, balance))
     mixed = []
     for j, other in enumerate(mix):
-        f2, found2, _ = cached_features(other, cache_dir=cache_dir, log=echo)
+        f2, found2, _ = cached_features(other, cache_dir=cache_dir, log=echo, au_model=au_model)
         s2 = read_dataset(other, src.classes)
         k2 = found2[s2.rows]
         if mix_keep is not None and mix_keep[j] is not None:
@@ -367,7 +396,7 @@ def train_geometric(data: str | os.PathLike, out_dir: str | os.PathLike, *, clas
               "config": config}
     onnx_path = export_geometric(module, out / onnx_name, classes=src.classes,
                                  metadata={"trained_epochs": str(best[2]), "valid_accuracy": f"{best[0]:.4f}",
-                                           "recipe": json.dumps(recipe)})
+                                           "recipe": json.dumps(recipe), "au_model_sha256": au_sha})
     diff = check_geometric_agreement(module, onnx_path, xva[:64])
     summary = {**recipe, "data": str(data), "classes": list(src.classes), "onnx": str(onnx_path),
                "onnx_bytes": onnx_path.stat().st_size, "torch_vs_onnxruntime": diff}

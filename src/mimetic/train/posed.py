@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,7 +81,6 @@ class _Data:
 
     def __init__(self, cnn: Path, data: Path, mix: Path, cache_dir, log):
         from mimetic.train.datasets import read_dataset
-        from mimetic.train.geometric import cached_features
         from mimetic.train.heads import cached_penultimate, heads_of, penultimate
         from mimetic.train.loop import class_weights
         from mimetic.train.prepare import CropCache
@@ -102,11 +102,18 @@ class _Data:
         self.faug = penultimate(cnn, np.stack([a for row in copies for a in row]))
         self.class_weight = class_weights(self.ytr, "sqrt")
         self.heads0 = heads_of(cnn)
-        gf, gfound, _ = cached_features(data, cache_dir=cache_dir, log=log)
-        gc, gcfound, _ = cached_features(mix, cache_dir=cache_dir, log=log)
-        self.gva, self.gva_found = gf[fer.rows[va]], gfound[fer.rows[va]]
-        self.gposed, self.gposed_found = gc[posed.rows], gcfound[posed.rows]
+        self.data, self.mix, self.cache_dir, self.log = data, mix, cache_dir, log
+        self.gva, self.gva_found, self.gposed, self.gposed_found = self.geometric()
         self.classes = fer.classes
+
+    def geometric(self, au_model: Path | None = None):
+        """``(FER+ valid features, found, posed features, found)`` with the fitted AU models ``au_model``."""
+        from mimetic.train.geometric import cached_features
+
+        va = self.fer.split == "valid"
+        gf, gfound, _ = cached_features(self.data, cache_dir=self.cache_dir, log=self.log, au_model=au_model)
+        gc, gcfound, _ = cached_features(self.mix, cache_dir=self.cache_dir, log=self.log, au_model=au_model)
+        return gf[self.fer.rows[va]], gfound[self.fer.rows[va]], gc[self.posed.rows], gcfound[self.posed.rows]
 
     def heads(self, keep: np.ndarray, weight: float, pull: float, aug_weight: float = AUG_WEIGHT):
         from mimetic.train.heads import refit
@@ -124,10 +131,17 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
                heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
                aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0,
                cache_dir: str | os.PathLike | None = None, before: str | os.PathLike | None = None,
-               log: Callable[[str], None] = print, _data: "_Data | None" = None) -> dict:
+               au_cache: str | os.PathLike | None = None, log: Callable[[str], None] = print,
+               _data: "_Data | None" = None) -> dict:
     """Subject-wise cross-validation of the recipe (module docstring); writes ``out/cv.json`` and returns it.
     ``before``: a models folder (``expression.onnx``, ``expression_geometric.onnx``, ``expression_fusion.json``;
-    default the package's) scored on the same faces for comparison — in-sample if it was trained on them."""
+    default the package's) scored on the same faces for comparison — in-sample if it was trained on them.
+
+    The geometric features read the fitted AUs, whose models were fitted on the posed set's FACS codes (which
+    define its expression labels). ``au_cache`` (the landmark cache of ``mimetic train aus --cache-dir``): each
+    fold refits the AU models without its subjects (:func:`mimetic.train.aus.fit_cached`, ~1 min a fold), so the
+    fold is scored by models that never saw it. Without it the shipped AU models are used and the posed numbers
+    are optimistic (recorded in ``cv.json``)."""
     from mimetic.expression.fusion import MODELS_DIR, Fusion, fuse
     from mimetic.expression.geometric import GeometricModel
     from mimetic.media.atomic import atomic_write_text
@@ -151,12 +165,23 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
         heads = d.heads(keep, heads_weight, pull, aug_weight)
         pc_va, pc_k = ensemble_probs(d.fva, heads), ensemble_probs(d.fposed[:, ~keep], heads)
         gdir = out / "cv" / f"fold{k}"
+        au_model = None
+        if au_cache is not None:
+            au_model = gdir / "au_model.json"
+            if not au_model.is_file():
+                from mimetic.train.aus import fit_cached, write_model
+
+                write_model(fit_cached(mix, data, au_cache, keep=keep, log=lambda s: None), au_model)
+        gva, gva_found, gposed, gposed_found = d.geometric(au_model) if au_model else (
+            d.gva, d.gva_found, d.gposed, d.gposed_found)
         if not (gdir / "expression_geometric.onnx").is_file():
             train_geometric(data, gdir, mix=[mix], mix_weight=geo_weight, mix_keep=[keep], cache_dir=cache_dir,
-                            seed=seed, echo=lambda s: None)
-        g = GeometricModel(gdir / "expression_geometric.onnx")
-        pg_va = geometric_probs(g, d.gva, d.gva_found)
-        pg_k = geometric_probs(g, d.gposed[~keep], d.gposed_found[~keep])
+                            seed=seed, au_model=au_model, echo=lambda s: None)
+        with warnings.catch_warnings():  # a fold's AU models are not the shipped ones
+            warnings.simplefilter("ignore", RuntimeWarning)
+            g = GeometricModel(gdir / "expression_geometric.onnx")
+        pg_va = geometric_probs(g, gva, gva_found)
+        pg_k = geometric_probs(g, gposed[~keep], gposed_found[~keep])
         w, s, b = fit_params(pc_va, pg_va, d.yva)
         t = fit_temperature(fuse(pc_va, pg_va, w, s, b), lv)
         fused[~keep] = fuse(pc_k, pg_k, w, s, b, t)
@@ -179,6 +204,8 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
         "data": Path(data).name, "mix": Path(mix).name, "folds": folds, "seed": seed,
         "subjects": int(len(np.unique(d.posed.extra["subject"]))),
         "recipe": {"heads_weight": heads_weight, "aug_weight": aug_weight, "geo_weight": geo_weight, "pull": pull},
+        "au_models": ("refitted per fold without the fold's subjects" if au_cache is not None else
+                      "the shipped ones, fitted on every subject's FACS codes: the posed numbers are optimistic"),
         "fused": {**_seven_class(fused, d.yposed, d.classes), "ece": calibration(fused, d.yposed)["ece"]},
         "cnn": _seven_class(cnn_only, d.yposed, d.classes),
         "geometric": _seven_class(geo_only, d.yposed, d.classes),
@@ -201,7 +228,7 @@ def train_posed(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.P
                 heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
                 aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0, cv: bool = True,
                 cache_dir: str | os.PathLike | None = None, before: str | os.PathLike | None = None,
-                log: Callable[[str], None] = print) -> dict:
+                au_cache: str | os.PathLike | None = None, log: Callable[[str], None] = print) -> dict:
     """:func:`subject_cv` (unless ``cv`` is false), then the recipe on every posed subject: ``out/expression.onnx``
     (the CNN with refitted heads) and ``out/geometric/expression_geometric.onnx``. Returns a summary."""
     from mimetic.train.geometric import train_geometric
@@ -216,7 +243,7 @@ def train_posed(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.P
     d = _Data(Path(cnn), Path(data), Path(mix), cache_dir, log)  # features and augmented copies, computed once
     result = subject_cv(cnn, data, mix, out, heads_weight=heads_weight, geo_weight=geo_weight, pull=pull,
                         aug_weight=aug_weight, folds=folds, seed=seed, cache_dir=cache_dir, before=before,
-                        log=log, _data=d) if cv else None
+                        au_cache=au_cache, log=log, _data=d) if cv else None
     heads = d.heads(np.ones(len(d.yposed), bool), heads_weight, pull, aug_weight)
     recipe = {"base": Path(cnn).name, "data": Path(data).name, "mix": Path(mix).name, "heads_weight": heads_weight,
               "aug_weight": aug_weight, "augment": "8 copies per posed crop (mimetic.train.posed.augment)",

@@ -72,8 +72,9 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
     if not image.is_file():
         return None
     from mimetic.analyzer import Analyzer
-    from mimetic.facs.estimate import knot_aus
+    from mimetic.facs.estimate import estimate_aus, knot_aus
     from mimetic.facs.geometry import frontal_points
+    from mimetic.facs.texture import face_crop
     from mimetic.media.images import read_image
 
     rgb = read_image(image)
@@ -85,6 +86,8 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
     model = FusedExpression(models_dir / CNN_NAME, models_dir / GEO_NAME, models_dir / FUSION_NAME)
     frontal = frontal_points(face)
     aus = knot_aus(face, frontal=frontal)
+    # the AUs the analyzer reports (its AU stage runs for the expression too), which feature version 2 reads
+    reported = estimate_aus(face, frontal=frontal, crop=face_crop(rgb, face))
 
     def bench(fn) -> tuple[float, float]:
         for _ in range(30):
@@ -98,7 +101,8 @@ def measure_cost(models_dir: Path, image: Path = FIXTURE, runs: int = 300) -> di
 
     crop = model.cnn.crop(rgb, face)
     return {"image": image.name, "mode": model.mode, "runs": runs,
-            "per_face_ms": bench(lambda: model.classify_face(rgb, face, aus=aus, frontal=frontal)),
+            "per_face_ms": bench(lambda: model.classify_face(rgb, face, aus=aus, frontal=frontal, reported=reported)),
+            "aus_ms": bench(lambda: estimate_aus(face, frontal=frontal, crop=face_crop(rgb, face))),
             "crop_ms": bench(lambda: model.cnn.crop(rgb, face)),
             "cnn_ms": bench(lambda: model.cnn.predict(crop[None])),
             "machine": f"{platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}"}
@@ -280,7 +284,7 @@ def _run_chain(cnn: Path) -> list[tuple[Path, dict, list[dict]]]:
 def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dict, pngs: dict[str, str],
                cost: dict | None, models: Path, command: str | None = None, cross: dict | None = None) -> str:
     """MODEL_CARD.md from measured numbers only (``cross``: the subject-wise CV of ``mimetic train posed``)."""
-    from mimetic.expression.geometric import N_FEATURES, GeometricModel
+    from mimetic.expression.geometric import GeometricModel
     from mimetic.expression.model import ExpressionModel
     from mimetic.train.fuse import SET_TITLES, TITLES, results_markdown
 
@@ -317,7 +321,7 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
                           "FER2013 labels" if cm.aux_classes else "")
                        + ("; each crop averaged with its mirror image" if cm.metadata.get("mirror_average") == "1"
                           else "") + ("; int8-quantized" if cm.metadata.get("quantization") else ""),
-             GEO_NAME: f"geometric MLP: `features` (N, {N_FEATURES}) → `probs` (N, 8)"
+             GEO_NAME: f"geometric MLP: `features` (N, {gm.n_features}) → `probs` (N, 8)"
                        + ("" if shipped == "fused" else " (not used: CNN shipped alone)"),
              FUSION_NAME: f"fusion parameters, mode `{fusion.mode}`, with the two files' hashes"}
     for name, role in roles.items():
@@ -405,7 +409,7 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
             if x) + ".")
     if grec:
         g = grec["config"]
-        add(f"- **Geometric model** (`mimetic.train.geometric`): MLP {N_FEATURES} → "
+        add(f"- **Geometric model** (`mimetic.train.geometric`): MLP {gm.n_features} → "
             f"{' → '.join(map(str, g['hidden']))} → 8, dropout {g['dropout']}, soft cross-entropy on the votes, "
             f"class balance `{g['balance']}`, AdamW lr {g['lr']} (weight decay {g['weight_decay']}, batch "
             f"{g['batch_size']}, cosine), {g['epochs']} epochs (kept: epoch {grec['best_epoch']}, validation "
@@ -491,7 +495,10 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
             + f", the geometric model retrained with them weighted {rc['geo_weight']:g}; "
             "the fusion fitted on FER+ validation alone). So they are scored by **subject-wise cross-validation** "
             f"({cross['folds']} folds of whole subjects; each fold's subjects were left out of every step that "
-            "scored them). \"On its classes\": the answer restricted to the set's classes; \"answered neutral\": "
+            "scored them" + (", the AU models the geometric features read included" if "per fold" in
+                             cross.get("au_models", "") else
+                             f"; AU models: {cross['au_models']}" if cross.get("au_models") else "")
+            + "). \"On its classes\": the answer restricted to the set's classes; \"answered neutral\": "
             "the share of these posed expressions the 8-way answer calls neutral.")
         add("")
         add("| set, protocol | model | on its classes | answered neutral | per-class recall |")
@@ -516,7 +523,10 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(f"Per face on `{cost['image']}`, warm, one onnxruntime thread ({cost['machine']}; {cost['runs']} runs; "
             f"other work may have shared the CPU): **{med:.2f} ms median** ({p90:.2f} ms p90) for the expression "
             f"(mode `{cost['mode']}`), of which the crop {cost['crop_ms'][0]:.2f} ms and the CNN "
-            f"{cost['cnn_ms'][0]:.2f} ms.")
+            f"{cost['cnn_ms'][0]:.2f} ms. The geometric model reads the AUs the analyzer reports, which its AU stage "
+            "computes for the expression too"
+            + (f" ({cost['aus_ms'][0]:.2f} ms median, the texture crop included; not in the figure above)"
+               if cost.get("aus_ms") else "") + ".")
         add("")
     add("## Against the project's targets")
     add("")
@@ -566,7 +576,9 @@ def model_card(*, cnn: Path, geo: Path, data: Path, fusion: Fusion, results: dic
         add(f".venv/bin/mimetic train posed --cnn {shlex.quote(str(base)) if exported else 'src/mimetic/models/expression.onnx'} "
             f"--data {shlex.quote(str(data))} --mix ../shared/datasets/{refit.get('mix')} --heads-weight "
             f"{refit.get('heads_weight'):g}" + (f" --aug-weight {refit['aug_weight']:g}" if refit.get("aug_weight")
-                                                 else "") + f" --out {shlex.quote(str(cnn.parent))}")
+                                                 else "") + f" --out {shlex.quote(str(cnn.parent))}"
+            + (" --au-cache AU_CACHE   # AU_CACHE: `mimetic train aus --cache-dir`; each CV fold refits the AU models"
+               if cross and "per fold" in cross.get("au_models", "") else ""))
     if grec:
         g = grec["config"]
         add("# 2. the geometric model (minutes)")
