@@ -384,3 +384,25 @@ def test_shipped_fusion_matches_its_files():
     if f.mode == "fused":
         assert f.geometric_sha256 == file_sha256(GEO_PATH)
         assert FusedExpression().mode == "fused"
+
+
+@needs_geo
+def test_shipped_geometric_model_was_trained_with_the_shipped_au_models():
+    """Feature version 2 reads the fitted AUs: refitting ``au_model.json`` without retraining the geometric model
+    would shift its inputs silently."""
+    from mimetic.expression.geometric import shipped_au_model_sha
+
+    assert GeometricModel().au_model_sha256 == shipped_au_model_sha()
+
+
+def test_geometric_model_warns_when_trained_with_other_au_models(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    torch.set_num_threads(1)
+    from mimetic.train.geometric import _export_module, build_mlp, export_geometric
+
+    x = np.random.default_rng(0).normal(size=(4, N_FEATURES)).astype(np.float32)
+    module = _export_module(build_mlp(N_FEATURES, 8, (4,), 0.0), x.mean(0), x.std(0) + 0.5)
+    path = export_geometric(module, tmp_path / "g.onnx", classes=EXPRESSIONS, metadata={"au_model_sha256": "0" * 64})
+    with pytest.warns(RuntimeWarning, match="other AU models"):
+        GeometricModel(path)

@@ -625,3 +625,22 @@ def test_an_au_saturated_at_rest_shows_only_against_a_baseline(photos):
     assert not alone.present and alone.intensity == pytest.approx(5.0 / NEVER_AT_REST, abs=1e-3)
     assert estimate_aus(pucker, rest)["AU18"].present
     assert not estimate_aus(rest, rest)["AU18"].present
+
+
+def test_estimate_aus_reads_the_au_model_it_is_given(photos):
+    """The fitted part is an ``AUModel``: the shipped one by default; another document (a CV fold's, fitted without
+    some subjects) changes exactly the fitted AUs it changes."""
+    import copy
+
+    from mimetic.facs import estimate
+    from mimetic.facs.texture import face_crop
+
+    img, face, _ = photos["biden_portrait"]
+    crop = face_crop(img, face)
+    shipped = estimate.estimate_aus(face, crop=crop)
+    assert shipped == estimate.estimate_aus(face, crop=crop, model=estimate.DEFAULT)
+    doc = copy.deepcopy(estimate.MODEL)
+    doc["aus"]["AU04"]["bias"] += 20.0  # far above its threshold: a full brow lowerer
+    other = estimate.estimate_aus(face, crop=crop, model=estimate.AUModel(doc))
+    assert not shipped["AU04"].present and other["AU04"].intensity == 5.0
+    assert {a: v for a, v in other.items() if a != "AU04"} == {a: v for a, v in shipped.items() if a != "AU04"}

@@ -179,10 +179,10 @@ def default_path() -> Path:
 
 def shipped_au_model_sha() -> str:
     """SHA-256 of the shipped fitted AU models (``mimetic/facs/au_model.json``), which feature version 2 reads."""
-    from mimetic.expression.fusion import file_sha256
+    from mimetic.face.model import sha256
     from mimetic.facs.estimate import MODEL_PATH
 
-    return file_sha256(MODEL_PATH)
+    return sha256(MODEL_PATH)
 
 
 class GeometricModel:

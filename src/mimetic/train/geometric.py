@@ -105,12 +105,12 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
 
 def au_model_of(au_model: str | os.PathLike | None):
     """``(AUModel, sha256 of its file)``: ``au_model`` (an ``au_model.json``) or the shipped one."""
-    from mimetic.expression.fusion import file_sha256
+    from mimetic.face.model import sha256
     from mimetic.facs.estimate import DEFAULT, MODEL_PATH, AUModel
 
     if au_model is None or Path(au_model).resolve() == MODEL_PATH.resolve():
-        return DEFAULT, file_sha256(MODEL_PATH)
-    return AUModel.load(au_model), file_sha256(au_model)
+        return DEFAULT, sha256(MODEL_PATH)
+    return AUModel.load(au_model), sha256(au_model)
 
 
 def cached_features(data: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, size: int = 64,
