@@ -767,3 +767,28 @@ def test_posed_refuses_a_refitted_base(tmp_path):
                  tmp_path / "none.npz", "--out", tmp_path / "out")
     assert r.exit_code == 1 and "refitted already" in r.output
     assert not (tmp_path / "out" / "cv.json").exists()
+
+
+def test_domain_augmentation_blurs_sharpens_and_adds_noise(tiny_npz):
+    """The domain-gap augmentation (off by default): each part does what it says on a real crop, draws only from
+    the generator, and the default augmentation is unchanged by it."""
+    torch = pytest.importorskip("torch")
+    from mimetic.train.loop import DOMAIN, AugConfig, _gaussian, augment
+
+    crop = cv2.resize(np.load(tiny_npz)["images"][0], (64, 64), interpolation=cv2.INTER_CUBIC)  # a real face
+    x = torch.from_numpy(np.repeat(crop[None, None].astype(np.float32), 4, axis=0))
+    lap = lambda t: float((t[..., 1:, :] - t[..., :-1, :]).abs().mean())  # noqa: E731 — edge energy
+    blurred = _gaussian(x, torch.full((4,), 1.2))
+    assert blurred.shape == x.shape and lap(blurred) < 0.7 * lap(x)
+    assert abs(float(blurred.mean()) - float(x.mean())) < 0.5  # a blur moves no brightness
+    still = dict(flip=0.0, rotate=0.0, scale=(1.0, 1.0), shift=0.0, brightness=0.0, contrast=(1.0, 1.0),
+                 gamma=(1.0, 1.0), resample=0.0, erase=0.0)
+    sharp = augment(x, AugConfig(**still, sharpen=1.0), torch.Generator().manual_seed(0))
+    noisy = augment(x, AugConfig(**still, noise=1.0), torch.Generator().manual_seed(0))
+    assert lap(sharp) > 1.2 * lap(x) and 2.0 <= float((noisy - x).std()) <= 10.5
+    assert sharp.min() >= 0 and sharp.max() <= 255 and noisy.min() >= 0 and noisy.max() <= 255
+    a = augment(x, AugConfig(**DOMAIN), torch.Generator().manual_seed(3))
+    b = augment(x, AugConfig(**DOMAIN), torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)  # every draw from the generator: runs stay reproducible
+    plain = augment(x, AugConfig(), torch.Generator().manual_seed(3))
+    assert torch.equal(plain, augment(x, AugConfig(blur=0.0, sharpen=0.0, noise=0.0), torch.Generator().manual_seed(3)))

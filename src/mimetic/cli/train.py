@@ -84,6 +84,8 @@ def fit(
                                                       "synth sample`) mixed into the training rows.")] = None,
     synthetic_weight: Annotated[float, typer.Option("--synthetic-weight", min=0.0, help="How much one generated "
                                                     "face counts in the loss (a real face counts 1).")] = 1.0,
+    domain_aug: Annotated[bool, typer.Option("--domain-aug", help="Add blur, sharpening and sensor noise to the "
+                                             "augmentation (the gap between 48-px web crops and other faces).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (a line per epoch instead).")] = False,
 ) -> None:
     """Train the expression CNN.
@@ -100,7 +102,7 @@ def fit(
               resume=resume, seed=seed, fmt=DATA_FORMATS[fmt.lower()] if fmt else None, progress=not quiet,
               aux_labels=aux_labels, init_from=init_from, best_metric=best_metric, warmup_epochs=warmup,
               precision=precision, aux_balance=aux_balance, teacher=teacher, teacher_weight=teacher_weight,
-              synthetic=synthetic, synthetic_weight=synthetic_weight, echo=typer.echo)
+              synthetic=synthetic, synthetic_weight=synthetic_weight, domain_aug=domain_aug, echo=typer.echo)
 
 
 @app.command()

@@ -48,6 +48,18 @@ class AugConfig:
     resample_min: int = 28        # smallest intermediate side in that case
     erase: float = 0.4            # probability of one random-erasing rectangle (noise-filled)
     erase_area: tuple[float, float] = (0.02, 0.15)
+    # the domain gap between 48-px web crops and other faces (off by default; ``DOMAIN`` switches them on)
+    blur: float = 0.0             # probability of a Gaussian blur, σ uniform in blur_sigma (px)
+    blur_sigma: tuple[float, float] = (0.5, 1.3)
+    sharpen: float = 0.0          # probability of an unsharp mask (σ 1 px), amount uniform in sharpen_amount
+    sharpen_amount: tuple[float, float] = (0.5, 1.5)
+    noise: float = 0.0            # probability of additive Gaussian noise, σ uniform in noise_sigma (grey levels)
+    noise_sigma: tuple[float, float] = (2.0, 10.0)
+
+
+#: The domain-gap augmentation of issue 25 (``train(..., domain_aug=True)``, ``--domain-aug``): blur, sharpening
+#: and sensor noise on top of the default resampling, photometric jitter and erasing.
+DOMAIN = {"blur": 0.2, "sharpen": 0.15, "noise": 0.25}
 
 
 @dataclass
@@ -120,6 +132,18 @@ def _uniform(g: torch.Generator, n: int, lo: float, hi: float) -> torch.Tensor:
     return torch.rand(n, generator=g) * (hi - lo) + lo
 
 
+def _gaussian(x: torch.Tensor, sigma: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """Each image of ``x`` (N, 1, S, S) blurred with its own Gaussian σ (N,), separable, borders repeated."""
+    n = x.shape[0]
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t[None, :] / sigma[:, None].clamp(min=1e-3)) ** 2)
+    k = (k / k.sum(1, keepdim=True))[:, None, None, :]  # (N, 1, 1, K)
+    y = F.pad(x.transpose(0, 1), (radius, radius, 0, 0), mode="replicate")  # (1, N, S, S + 2r)
+    y = F.conv2d(y, k, groups=n)
+    y = F.pad(y, (0, 0, radius, radius), mode="replicate")
+    return F.conv2d(y, k.transpose(2, 3), groups=n).transpose(0, 1)
+
+
 def augment(x: torch.Tensor, a: AugConfig, g: torch.Generator) -> torch.Tensor:
     """``x`` (N, 1, S, S) float 0..255 → augmented copy, every draw from ``g``."""
     n, _, s, _ = x.shape
@@ -149,6 +173,17 @@ def augment(x: torch.Tensor, a: AugConfig, g: torch.Generator) -> torch.Tensor:
     x = ((x - m) * c + m + b).clamp(0, 255)
     gam = _uniform(g, n, *a.gamma)[:, None, None, None]
     x = 255.0 * (x / 255.0).pow(gam)
+    if a.blur > 0:
+        on = torch.rand(n, generator=g) < a.blur
+        x = torch.where(on[:, None, None, None], _gaussian(x, _uniform(g, n, *a.blur_sigma)), x)
+    if a.sharpen > 0:
+        on = (torch.rand(n, generator=g) < a.sharpen)[:, None, None, None]
+        amt = _uniform(g, n, *a.sharpen_amount)[:, None, None, None]
+        x = torch.where(on, (x + amt * (x - _gaussian(x, torch.ones(n)))).clamp(0, 255), x)
+    if a.noise > 0:
+        on = (torch.rand(n, generator=g) < a.noise)[:, None, None, None]
+        sd = _uniform(g, n, *a.noise_sigma)[:, None, None, None]
+        x = torch.where(on, (x + sd * torch.randn(x.shape, generator=g)).clamp(0, 255), x)
     if a.erase > 0:
         on = (torch.rand(n, generator=g) < a.erase)[:, None, None, None]
         area = _uniform(g, n, *a.erase_area) * s * s

@@ -96,7 +96,8 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
           init_from: str | os.PathLike | None = None, best_metric: str = "valid_acc", precision: str = "fp32",
           aux_balance: str | None = None, teacher: str | os.PathLike | None = None, teacher_weight: float = 0.5,
           synthetic: str | os.PathLike | None = None, synthetic_weight: float = 1.0, widths: tuple[int, ...] | None = None,
-          blocks: tuple[int, ...] | None = None, echo: Callable[[str], None] = print) -> dict:
+          blocks: tuple[int, ...] | None = None, domain_aug: bool = False,
+          echo: Callable[[str], None] = print) -> dict:
     """Train the expression CNN on ``data`` into ``out_dir`` (checkpoints, log.jsonl, expression.onnx).
 
     ``classes``: ``8`` (default), ``7`` or a comma list such as ``neutral,happiness,sadness``. ``resume``:
@@ -106,9 +107,10 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
     BF16). ``aux_balance``: the auxiliary head's class balancing when it differs from ``balance``. ``teacher``:
     distillation from an exported model (``teacher_weight`` of its probabilities mixed into the targets).
     ``synthetic``/``synthetic_weight``: generated crops mixed into training (:func:`load_training_data`).
-    ``widths``/``blocks``: another network size than the shipped members'. Returns a summary dict (also written to ``out_dir/summary.json``)."""
+    ``widths``/``blocks``: another network size than the shipped members'. ``domain_aug``: add blur, sharpening
+    and sensor noise to the augmentation (:data:`mimetic.train.loop.DOMAIN`). Returns a summary dict (also written to ``out_dir/summary.json``)."""
     from mimetic.media.atomic import atomic_write_text
-    from mimetic.train.loop import TrainConfig, fit
+    from mimetic.train.loop import DOMAIN, AugConfig, TrainConfig, fit
 
     _threads(threads)
     out = Path(out_dir)
@@ -125,7 +127,8 @@ def train(data: str | os.PathLike, out_dir: str | os.PathLike, classes: str | No
                       init_from=str(init_from) if init_from else None, best_metric=best_metric,
                       precision=precision, aux_balance=aux_balance,
                       teacher=str(teacher) if teacher else None, teacher_weight=teacher_weight,
-                      **({"widths": tuple(widths)} if widths else {}), **({"blocks": tuple(blocks)} if blocks else {}))
+                      **({"widths": tuple(widths)} if widths else {}), **({"blocks": tuple(blocks)} if blocks else {}),
+                      **({"aug": AugConfig(**DOMAIN)} if domain_aug else {}))
     result = fit(td, cfg, resume=resume, echo=echo)
     summary = {"data": str(data), "out_dir": str(out), "synthetic": str(synthetic) if synthetic else None,
                "synthetic_weight": synthetic_weight if synthetic else None, "classes": list(td.classes), "epochs_done": result["epoch"],
