@@ -792,3 +792,38 @@ def test_domain_augmentation_blurs_sharpens_and_adds_noise(tiny_npz):
     assert torch.equal(a, b)  # every draw from the generator: runs stay reproducible
     plain = augment(x, AugConfig(), torch.Generator().manual_seed(3))
     assert torch.equal(plain, augment(x, AugConfig(blur=0.0, sharpen=0.0, noise=0.0), torch.Generator().manual_seed(3)))
+
+
+def test_merge_adds_a_network_to_an_exported_ensemble(tiny_npz, cache_dir, tmp_path):
+    """`mimetic train merge`: an exported two-network ensemble and a third network exported alone become one file
+    whose answer is the mean of all three (each member weighs the same), whose three heads the heads refit finds
+    and rewrites, without any float checkpoint of the first two."""
+    from mimetic.expression.model import ExpressionModel
+    from mimetic.train.export import export_checkpoint, export_ensemble, merge_ensembles
+    from mimetic.train.heads import heads_of, penultimate, write_heads
+    from mimetic.train.loop import fit, model_from_checkpoint, predict_aux_probs, predict_probs
+    from mimetic.train.run import load_training_data
+
+    td, _ = load_training_data(tiny_npz, size=SIZE, cache_dir=cache_dir, progress=False, aux_labels="fer2013")
+    runs = [fit(td, _cfg(tmp_path / f"m{k}", epochs=1, seed=k), echo=lambda s: None)["last"] for k in (1, 2, 3)]
+    pair = export_ensemble(runs[:2], tmp_path / "pair.onnx")[0]
+    third = export_checkpoint(runs[2], tmp_path / "third.onnx")[0]
+    r = _mimetic("train", "merge", pair, third, "--out", tmp_path / "three.onnx")
+    assert r.exit_code == 0, r.output
+    assert "merged 3 members" in r.output
+    m = ExpressionModel(tmp_path / "three.onnx")
+    nets = [model_from_checkpoint(c)[0] for c in runs]
+    x = td.valid_x
+    assert np.abs(m.predict(x) - np.mean([predict_probs(n, x) for n in nets], axis=0)).max() <= 1e-4
+    assert np.abs(m.predict_aux(x) - np.mean([predict_aux_probs(n, x) for n in nets], axis=0)).max() <= 1e-4
+    assert json.loads(m.metadata["ensemble_members"]) == [str(c) for c in runs]
+    heads = heads_of(tmp_path / "three.onnx")
+    assert len(heads) == 3 and np.allclose(heads[2][0], nets[2].fc.weight.detach().numpy())
+    assert penultimate(tmp_path / "three.onnx", x).shape[0] == 3
+    zeroed = write_heads(tmp_path / "three.onnx", tmp_path / "zero.onnx", [(0 * w, 0 * b) for w, b in heads])
+    assert np.allclose(ExpressionModel(zeroed).predict(x), 1 / 8, atol=1e-5)  # every head is the one refitted
+    other = tmp_path / "other.onnx"
+    export_checkpoint(fit(_data(tiny_npz, cache_dir), _cfg(tmp_path / "plain", epochs=1, seed=5), echo=lambda s: None)
+                      ["last"], other)
+    with pytest.raises(ValueError, match="aux_classes"):  # a network without the FER2013 head does not fit
+        merge_ensembles([pair, other], tmp_path / "bad.onnx")

@@ -7,6 +7,8 @@ functions of :mod:`mimetic.train`; progress and results are printed here.
 
 from __future__ import annotations
 
+import json
+
 import shlex
 from pathlib import Path
 from typing import Annotated, Optional
@@ -279,6 +281,25 @@ def export(
     typer.echo(f"exported {path} ({path.stat().st_size / 1e6:.2f} MB); torch vs onnxruntime max |diff| {diff:.2e}")
     if int8 is not None:
         _quantize(path, int8, path, calibration=calibration, cache_dir=cache_dir)
+
+
+@app.command()
+def merge(
+    models: Annotated[list[Path], typer.Argument(help="Exported networks or ensembles (.onnx, float or int8), e.g. "
+                                                 "the shipped ensemble and a new network exported alone.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ONNX file to write.")],
+) -> None:
+    """Merge exported networks into one ensemble (the mean of every member, each weighing the same), without their
+    float checkpoints: how a newly trained network joins the shipped members. Refit the heads after
+    (`mimetic train posed --cnn OUT`)."""
+    from mimetic.train.export import merge_ensembles
+
+    with exit_on_error(*ERRORS):
+        path = merge_ensembles(models, out)
+    from mimetic.expression.model import ExpressionModel
+
+    members = json.loads(ExpressionModel(path).metadata["ensemble_members"])
+    typer.echo(f"merged {len(members)} members into {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
 def _quantize(model: Path, data: Path, out: Path, *, calibration: int | None = None, seed: int = 0,

@@ -120,3 +120,82 @@ def export_ensemble(checkpoints: list[str | os.PathLike], path: str | os.PathLik
                       mirror=mirror)
     diff = check_agreement(ens, out, size=int(net.size), mirror=mirror) if check else None
     return out, diff
+
+
+def merge_ensembles(models: list[str | os.PathLike], path: str | os.PathLike) -> Path:
+    """One ONNX file from several exported Mimetic networks or ensembles (float or int8, as they are): the mean of
+    all their members' probabilities, each member weighing the same (a file of k members weighs k), and each
+    member's main head renamed ``net.members.K.fc`` in order, so :mod:`mimetic.train.heads` can refit it.
+
+    A new network joins a shipped ensemble this way without the others' float checkpoints: export and quantize it
+    alone, then merge. The files must share classes, crop size and detail, mirror averaging and auxiliary classes.
+    """
+    import onnx
+    from onnx import compose, helper, numpy_helper
+
+    from mimetic.media.atomic import atomic_path
+
+    if len(models) < 2:
+        raise ValueError("merging needs at least two model files")
+    loaded = [onnx.load(str(m)) for m in models]
+    metas = [{p.key: p.value for p in m.metadata_props} for m in loaded]
+    keys = ("classes", "crop_size", "crop_detail", "crop_recipe", "mirror_average", "aux_classes")
+    for m, meta in zip(models[1:], metas[1:]):
+        for k in keys:
+            if meta.get(k) != metas[0].get(k):
+                raise ValueError(f"{m}: {k} {meta.get(k)!r} differs from {models[0]}'s {metas[0].get(k)!r}")
+    outputs = [o.name for o in loaded[0].graph.output]
+    counts = []
+    for i, m in enumerate(loaded):
+        heads = sorted({n.input[1] for n in m.graph.node if n.op_type == "Gemm" and len(n.input) > 1
+                        and n.input[1].endswith(".fc.weight") and "fc_aux" not in n.input[1]})
+        if not heads:
+            raise ValueError(f"{models[i]}: not an exported Mimetic expression network (no fc head)")
+        counts.append(len(heads))
+    total = sum(counts)
+    nodes, inits, first = [], [], 0
+    for i, (m, k) in enumerate(zip(loaded, counts)):
+        p = compose.add_prefix(m, f"m{i}/")
+        rename = {f"m{i}/crops": "crops"}
+        # the heads, in member order: net.fc (one network) or net.members.J.fc (an ensemble)
+        for j in range(k):
+            for part in ("weight", "bias"):
+                for old in (f"m{i}/net.members.{j}.fc.{part}", f"m{i}/net.fc.{part}" if k == 1 else None):
+                    if old:
+                        rename[old] = f"net.members.{first + j}.fc.{part}"
+        for n in p.graph.node:
+            n.input[:] = [rename.get(x, x) for x in n.input]
+        for t in p.graph.initializer:
+            t.name = rename.get(t.name, t.name)
+        nodes += list(p.graph.node)
+        inits += list(p.graph.initializer)
+        first += k
+    for i, k in enumerate(counts):
+        inits.append(numpy_helper.from_array(np.array(k / total, np.float32), f"merge/w{i}"))
+    for out in outputs:  # the weighted mean of the files' outputs: each member weighs the same
+        terms = []
+        for i in range(len(counts)):
+            nodes.append(helper.make_node("Mul", [f"m{i}/{out}", f"merge/w{i}"], [f"merge/{out}_{i}"]))
+            terms.append(f"merge/{out}_{i}")
+        nodes.append(helper.make_node("Sum", terms, [out]))
+    g0 = loaded[0].graph
+    graph = helper.make_graph(nodes, "mimetic_merged", list(g0.input), list(g0.output), inits)
+    merged = helper.make_model(graph, opset_imports=list(loaded[0].opset_import), ir_version=loaded[0].ir_version)
+    meta = dict(metas[0])
+    members = []
+    for m, mm, k in zip(models, metas, counts):
+        members += json.loads(mm["ensemble_members"]) if "ensemble_members" in mm else [mm.get("checkpoint", str(m))]
+    meta.update(ensemble_members=json.dumps(members),
+                trained_epochs=",".join(mm.get("trained_epochs", "") for mm in metas),
+                valid_accuracy=",".join(mm.get("valid_accuracy", "") for mm in metas),
+                merged_from=json.dumps([f"{Path(m).name} ({k} member{'s' if k > 1 else ''})"
+                                        for m, k in zip(models, counts)]))
+    meta.pop("heads_refit", None)
+    for k, v in meta.items():
+        merged.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(merged)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        onnx.save(merged, str(tmp))
+    return path
