@@ -406,3 +406,20 @@ def test_geometric_model_warns_when_trained_with_other_au_models(tmp_path):
     path = export_geometric(module, tmp_path / "g.onnx", classes=EXPRESSIONS, metadata={"au_model_sha256": "0" * 64})
     with pytest.warns(RuntimeWarning, match="other AU models"):
         GeometricModel(path)
+
+
+@needs_shipped
+@needs_geo
+def test_expression_reads_the_absolute_aus_whatever_the_baseline(photos, analyzer):
+    """The geometric model reads the AUs as reported *without* a baseline: with one (the AUs then measure the change
+    from it), the expression computes those itself and answers the same."""
+    from mimetic.stages import enrich_face
+
+    model = analyzer.expression_model
+    assert model.mode == "fused", model.reason
+    rgb, face = photos["astronaut_nasa"]
+    base = photos["biden_portrait"][1]
+    alone = enrich_face(_fresh(face), rgb, expression_model=model).expression.scores
+    against = enrich_face(_fresh(face), rgb, baseline=base, expression_model=model).expression.scores
+    assert alone == pytest.approx(against, abs=1e-6)
+    assert max(alone, key=alone.get) == "happiness"
