@@ -96,6 +96,8 @@ def test_two_annotators_review_and_export(chromium, server, tmp_path):
         assert page.is_visible("#ann-done") and page.inner_text("#ann-progress") == "4 of 4 labelled"
         page.keyboard.press("Backspace")  # back to the last face, its answer shown
         assert page.locator(".ann-choice.chosen").inner_text().lower().endswith("happiness")
+        # the next face shows at once and the vote is saved meanwhile: the page says when every vote has landed
+        page.wait_for_function("document.body.dataset.saving === ''")
         assert not page.errors, page.errors
     print(f"labelling: median {1000 * statistics.median(times):.0f} ms, max {1000 * max(times):.0f} ms to the next "
           f"face over {len(times)} keys")

@@ -160,6 +160,10 @@ async function labelPage() {
     }
     preload(i + 1);
   }
+  // votes still on their way to the server: the page says so (data-saving) and asks before it is left
+  let saving = 0;
+  const setSaving = (d) => { saving += d; document.body.dataset.saving = saving > 0 ? "1" : ""; };
+  window.addEventListener("beforeunload", (ev) => { if (saving > 0) { ev.preventDefault(); ev.returnValue = ""; } });
   async function choose(label) {
     if (i >= items.length) return;
     const it = items[i];
@@ -169,8 +173,10 @@ async function labelPage() {
     it.mine = label;
     i += 1;
     show();  // the next face at once; the vote is saved meanwhile
+    setSaving(1);
     try { await call("PUT", `/${P.id}/items/${it.id}/vote`, { label, aus }); }
     catch (e) { it.mine = prev; alert(e.message); }
+    finally { setSaving(-1); }
   }
   const skip = () => { if (i < items.length) { i += 1; show(); } };
   const back = () => { if (i > 0) { i -= 1; show(); } };
