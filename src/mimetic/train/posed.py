@@ -171,7 +171,9 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
             if not au_model.is_file():
                 from mimetic.train.aus import fit_cached, write_model
 
-                write_model(fit_cached(mix, data, au_cache, keep=keep, log=lambda s: None), au_model)
+                coded = np.ones(d.posed.n_images, bool)  # fit_aus masks the file's rows, not the reader's
+                coded[d.posed.rows[~keep]] = False
+                write_model(fit_cached(mix, data, au_cache, keep=coded, log=lambda s: None), au_model)
         gva, gva_found, gposed, gposed_found = d.geometric(au_model) if au_model else (
             d.gva, d.gva_found, d.gposed, d.gposed_found)
         if not (gdir / "expression_geometric.onnx").is_file():
