@@ -827,3 +827,20 @@ def test_merge_adds_a_network_to_an_exported_ensemble(tiny_npz, cache_dir, tmp_p
                       ["last"], other)
     with pytest.raises(ValueError, match="aux_classes"):  # a network without the FER2013 head does not fit
         merge_ensembles([pair, other], tmp_path / "bad.onnx")
+
+
+def test_a_cv_folds_au_models_leave_out_every_coded_row_of_its_subjects(tmp_path, monkeypatch):
+    """`mimetic train posed --au-cache`: a fold's AU models are fitted without any FACS-coded row of the fold's
+    subjects (by subject, so a row the expression reader skipped cannot leak either), written once and reused."""
+    from mimetic.train import aus
+    from mimetic.train.posed import fold_au_model
+
+    coded = tmp_path / "coded.npz"
+    np.savez(coded, subject=np.array(["S1", "S2", "S1", "S3", "S2"]), facs_code=np.array(["1+2"] * 5))
+    calls = []
+    monkeypatch.setattr(aus, "fit_cached", lambda c, d, cache, keep, log: calls.append(keep.copy()) or {"aus": {}})
+    path = fold_au_model(coded, "fer.npz", np.array(["S2"]), tmp_path / "cache", tmp_path / "fold0" / "au_model.json")
+    assert path.is_file() and json.loads(path.read_text())["aus"] == {}
+    assert len(calls) == 1 and calls[0].tolist() == [True, False, True, True, False]
+    fold_au_model(coded, "fer.npz", np.array(["S2"]), tmp_path / "cache", path)
+    assert len(calls) == 1  # reused, not fitted again

@@ -127,6 +127,20 @@ class _Data:
         return refit(x, y, self.heads0, class_weight=self.class_weight, pull=pull, keep=own)
 
 
+def fold_au_model(coded: str | os.PathLike, data: str | os.PathLike, held_out, au_cache: str | os.PathLike,
+                  path: str | os.PathLike) -> Path:
+    """The AU models fitted without any FACS-coded row of the ``held_out`` subjects (``coded``'s ``subject``
+    array), written once to ``path`` (an existing file is reused): what a CV fold's geometric features read."""
+    from mimetic.train.aus import fit_cached, write_model
+
+    path = Path(path)
+    if not path.is_file():
+        with np.load(coded, allow_pickle=False) as z:
+            keep = ~np.isin(z["subject"], np.unique(np.asarray(held_out)))
+        write_model(fit_cached(coded, data, au_cache, keep=keep, log=lambda s: None), path)
+    return path
+
+
 def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.PathLike, out: str | os.PathLike, *,
                heads_weight: float = HEADS_WEIGHT, geo_weight: float = GEO_WEIGHT, pull: float = HEADS_PULL,
                aug_weight: float = AUG_WEIGHT, folds: int = FOLDS, seed: int = 0,
@@ -167,13 +181,7 @@ def subject_cv(cnn: str | os.PathLike, data: str | os.PathLike, mix: str | os.Pa
         gdir = out / "cv" / f"fold{k}"
         au_model = None
         if au_cache is not None:
-            au_model = gdir / "au_model.json"
-            if not au_model.is_file():
-                from mimetic.train.aus import fit_cached, write_model
-
-                coded = np.ones(d.posed.n_images, bool)  # fit_aus masks the file's rows, not the reader's
-                coded[d.posed.rows[~keep]] = False
-                write_model(fit_cached(mix, data, au_cache, keep=coded, log=lambda s: None), au_model)
+            au_model = fold_au_model(mix, data, d.posed.extra["subject"][~keep], au_cache, gdir / "au_model.json")
         gva, gva_found, gposed, gposed_found = d.geometric(au_model) if au_model else (
             d.gva, d.gva_found, d.gposed, d.gposed_found)
         if not (gdir / "expression_geometric.onnx").is_file():
