@@ -790,8 +790,15 @@ def test_domain_augmentation_blurs_sharpens_and_adds_noise(tiny_npz):
     a = augment(x, AugConfig(**DOMAIN), torch.Generator().manual_seed(3))
     b = augment(x, AugConfig(**DOMAIN), torch.Generator().manual_seed(3))
     assert torch.equal(a, b)  # every draw from the generator: runs stay reproducible
-    plain = augment(x, AugConfig(), torch.Generator().manual_seed(3))
-    assert torch.equal(plain, augment(x, AugConfig(blur=0.0, sharpen=0.0, noise=0.0), torch.Generator().manual_seed(3)))
+    assert (AugConfig().blur, AugConfig().sharpen, AugConfig().noise) == (0.0, 0.0, 0.0)  # off by default
+    g = torch.Generator().manual_seed(3)
+    plain = augment(x, AugConfig(), g)
+    # switched off, the new parts draw nothing from the generator (so recorded runs replay exactly); on, they do
+    for part in ("blur", "sharpen", "noise"):
+        g2 = torch.Generator().manual_seed(3)
+        augment(x, AugConfig(**{part: 1e-9}), g2)
+        assert not torch.equal(g.get_state(), g2.get_state()), part
+    assert not torch.equal(plain, a)  # and switched on they change the crops
 
 
 def test_merge_adds_a_network_to_an_exported_ensemble(tiny_npz, cache_dir, tmp_path):

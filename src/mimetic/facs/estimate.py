@@ -244,7 +244,10 @@ def _baseline_raw(baseline) -> np.ndarray:
 _BASELINE_FIT: "weakref.WeakKeyDictionary[Any, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
-def _baseline_fitted(baseline) -> np.ndarray:
+def _baseline_fitted(baseline, model: "AUModel") -> np.ndarray:
+    """The baseline's fitted intensities (geometric models), cached per baseline for the shipped models."""
+    if model is not DEFAULT:
+        return fitted_intensities(features(baseline), model=model)
     try:
         return _BASELINE_FIT[baseline]
     except (KeyError, TypeError):
@@ -398,8 +401,8 @@ def estimate_aus(face, baseline=None, *, frontal: np.ndarray | None = None, crop
         fit = fitted_intensities(features(face, frontal), crop, model=model)
         au = _rescale(au, model.present_from)
     else:  # a state against the baseline: what rises above the baseline's own intensity (geometric models)
-        base = _baseline_fitted(baseline) if model is DEFAULT else fitted_intensities(features(baseline), model=model)
-        fit = np.maximum(fitted_intensities(features(face, frontal), model=model) - base, 0.0)
+        fit = np.maximum(fitted_intensities(features(face, frontal), model=model) - _baseline_fitted(baseline, model),
+                         0.0)
     au[model.rows] = fit
     return _values(au)
 

@@ -65,14 +65,13 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
     :class:`mimetic.facs.estimate.AUModel`; default the shipped one): the cached crop where it is that crop (a
     64-px cache of an image of at most 48 px, where the analyzer's detail limit changes nothing), else one made
     from the source image with :func:`mimetic.facs.texture.face_crop`'s recipe."""
-    from mimetic.expression.crop import align_crop
-    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE
+    from mimetic.facs.texture import CROP_DETAIL, CROP_SIZE, face_crop
 
-    def texture_crop(i: int, cached: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def texture_crop(i: int, cached: np.ndarray, face) -> np.ndarray:
         image = np.asarray(cache.source.load(i), dtype=np.uint8)
         if cache.size == CROP_SIZE and max(image.shape[:2]) <= CROP_DETAIL:
             return cached
-        return align_crop(image, np.asarray(landmarks, np.float64)[:, :2], CROP_SIZE, detail=CROP_DETAIL)
+        return face_crop(image, face)
 
     idx = np.arange(cache.source.n_images) if indices is None else np.asarray(indices, dtype=np.int64)
     feats = np.full((len(idx), N_FEATURES), np.nan, np.float32)
@@ -92,7 +91,7 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
                 if not f[r]:
                     continue
                 face = face_from_cache(lms[r], bss[r], mats[r], names, width=width, height=height)
-                x = geometric_features(face, crop=texture_crop(int(idx[j]), crops[r], lms[r]), au_model=au_model)
+                x = geometric_features(face, crop=texture_crop(int(idx[j]), crops[r], face), au_model=au_model)
                 if np.all(np.isfinite(x)):
                     feats[j] = x
                     found[j] = True
@@ -105,11 +104,12 @@ def compute_features(cache, indices: np.ndarray | None = None, *, width: float =
 
 def au_model_of(au_model: str | os.PathLike | None):
     """``(AUModel, sha256 of its file)``: ``au_model`` (an ``au_model.json``) or the shipped one."""
+    from mimetic.expression.geometric import shipped_au_model_sha
     from mimetic.face.model import sha256
     from mimetic.facs.estimate import DEFAULT, MODEL_PATH, AUModel
 
     if au_model is None or Path(au_model).resolve() == MODEL_PATH.resolve():
-        return DEFAULT, sha256(MODEL_PATH)
+        return DEFAULT, shipped_au_model_sha()
     return AUModel.load(au_model), sha256(au_model)
 
 
